@@ -13,6 +13,7 @@ Run ``python -m cosim.runner --check`` to confirm that the toolchain works.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -98,24 +99,27 @@ def build_verilator(verilog: str, toplevel: str, *, extra_sources=(), build_args
     src = build_dir / f"{toplevel}.v"
     stamp = build_dir / "lutnpu-build.ok"
     runner = get_runner("verilator")
-    if not stamp.exists():
-        src.write_text(verilog)
-        runner.build(
-            sources=[src, *map(Path, extra_sources)],
-            hdl_toplevel=toplevel,
-            build_dir=build_dir,
-            build_args=args,
-            waves=waves,
-            timescale=("1ns", "1ps"),
-        )
-        stamp.write_text(key)
-    else:
-        # Reusing a build: the runner still needs to know where it lives.
-        runner.build_dir = build_dir
-        runner._sources = []
-        runner._verilog_sources = [src]
-        runner._vhdl_sources = []
-        runner.hdl_toplevel = toplevel
+    # pytest-xdist workers may ask for the same design at once: one builds, the others wait.
+    with open(build_dir / "lutnpu-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not stamp.exists():
+            src.write_text(verilog)
+            runner.build(
+                sources=[src, *map(Path, extra_sources)],
+                hdl_toplevel=toplevel,
+                build_dir=build_dir,
+                build_args=args,
+                waves=waves,
+                timescale=("1ns", "1ps"),
+            )
+            stamp.write_text(key)
+            return runner
+    # Reusing a build: test() needs only what build() would have recorded.
+    runner.build_dir = build_dir
+    runner._sources = []
+    runner._verilog_sources = [src]
+    runner._vhdl_sources = []
+    runner.hdl_toplevel = toplevel
     return runner
 
 
