@@ -47,7 +47,6 @@ def machine() -> dict:
 def main(argv: list[str]) -> int:
     names = argv or sorted(p.stem[len("bench_"):] for p in HERE.glob("bench_*.py"))
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results.setdefault("values", {})
     for name in names:
         mod = importlib.import_module(f"bench.bench_{name}")
         print(f"== bench {name}", flush=True)
@@ -56,7 +55,7 @@ def main(argv: list[str]) -> int:
             if not isinstance(value, (int, float)):
                 raise TypeError(f"bench {name}: {key} must be a number, not {value!r}")
             print(f"   {key:40s} {value:.6g}", flush=True)
-        results["values"].update(values)
+        results.update(values)
     results["machine"] = machine()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
