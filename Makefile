@@ -39,6 +39,7 @@ waves: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench $(ARGS)
+	$(PY) -m bench.readme
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
