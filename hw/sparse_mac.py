@@ -1,0 +1,77 @@
+"""2:4 sparse MAC pair: index decoder + two E2M1 LUT multipliers + adder (SPEC section 5)."""
+
+from itertools import combinations
+
+from amaranth import Module, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from .e2m1 import E2M1Multiplier
+
+__all__ = ["ACT_LAYOUT", "PATTERN_POSITIONS", "SUM_SHAPE", "WEIGHT_LAYOUT", "SparseMacPair"]
+
+#: Kept positions of each valid 3-bit 2:4 pattern code (SPEC section 3): code 0..5 are the
+#: 6 ways to choose 2 of 4 positions in lexicographic order, slot 0 the lower position.
+#: Codes 6 and 7 are invalid.
+PATTERN_POSITIONS: tuple[tuple[int, int], ...] = tuple(combinations(range(4), 2))
+
+#: A group of 4 E2M1 activation codes, index = position within the group.
+ACT_LAYOUT = data.ArrayLayout(unsigned(4), 4)
+#: The 2 stored E2M1 weight codes of a 2:4 group, slot 0 = lower kept position.
+WEIGHT_LAYOUT = data.ArrayLayout(unsigned(4), 2)
+#: Shape of ``sum`` in units of 1/4: two products of at most 144 in magnitude.
+SUM_SHAPE = signed(10)
+
+
+class SparseMacPair(wiring.Component):
+    """Multiply the 2 kept weights of a 2:4 group with the activations they select, and add.
+
+    ``sum = w[0] * x[pos0] + w[1] * x[pos1]`` in units of 1/4 (exact), where ``(pos0, pos1)``
+    are the kept positions of ``pattern`` (:data:`PATTERN_POSITIONS`). Dense data uses
+    ``pattern = 0`` with the 2 activations in ``x[0]``, ``x[1]`` (``x[2]``, ``x[3]`` ignored).
+    Combinational (latency 0): decoder mux -> 2 LUT multipliers -> 10-bit adder; the caller
+    registers ``sum`` as its pipeline needs.
+
+    Members
+    -------
+    x : In(ArrayLayout(unsigned(4), 4))
+        The 4 E2M1 activation codes of the group, ``x[i]`` = position i.
+    w : In(ArrayLayout(unsigned(4), 2))
+        The 2 stored E2M1 weight codes, ``w[0]`` for the lower kept position.
+    pattern : In(3)
+        2:4 pattern code, 0..5 valid (SPEC section 3).
+    sum : Out(signed(10))
+        Exact dot product in units of 1/4, -288..288; 0 when ``invalid``.
+    invalid : Out(1)
+        1 for pattern codes 6 and 7.
+    """
+
+    x: In(ACT_LAYOUT)
+    w: In(WEIGHT_LAYOUT)
+    pattern: In(3)
+    sum: Out(SUM_SHAPE)
+    invalid: Out(1)
+
+    #: Cycles from inputs to ``sum``/``invalid``.
+    latency = 0
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.mul0 = mul0 = E2M1Multiplier()
+        m.submodules.mul1 = mul1 = E2M1Multiplier()
+        x0 = Signal(4)
+        x1 = Signal(4)
+        # Index decoder: route the two kept activations to the two multipliers.
+        with m.Switch(self.pattern):
+            for code, (pos0, pos1) in enumerate(PATTERN_POSITIONS):
+                with m.Case(code):
+                    m.d.comb += [x0.eq(self.x[pos0]), x1.eq(self.x[pos1])]
+            with m.Default():
+                m.d.comb += self.invalid.eq(1)
+        m.d.comb += [
+            mul0.a.eq(self.w[0]), mul0.b.eq(x0),
+            mul1.a.eq(self.w[1]), mul1.b.eq(x1),
+        ]
+        with m.If(~self.invalid):
+            m.d.comb += self.sum.eq(mul0.p + mul1.p)
+        return m
