@@ -3,4 +3,4 @@
 from . import formats, quant, sparse
 from .gemv import gemv_reference
 
-__all__ = ["formats", "quant", "sparse", "gemv_reference"]
+__all__ = ["formats", "gemv_reference", "quant", "sparse"]

@@ -109,7 +109,7 @@ def canonicalize_nan(y) -> np.ndarray:
 
 def _check_pair(w: BlockQuantized, x: BlockQuantized) -> None:
     if not isinstance(w, BlockQuantized) or not isinstance(x, BlockQuantized):
-        raise ValueError("gemv_reference takes two BlockQuantized tensors (weights, activations)")
+        raise TypeError("gemv_reference takes two BlockQuantized tensors (weights, activations)")
     if w.codes.ndim != 2 or x.codes.ndim != 1:
         raise ValueError(
             f"need weights of shape (M, K) and activations of shape (K,), "

@@ -72,9 +72,7 @@ def scale_value(codes, scale_format: str) -> np.ndarray:
         return formats.e8m0_to_float(codes)
     if scale_format == "e4m3":
         return formats.e4m3_to_float(codes).astype(np.float64)
-    raise ValueError(
-        f"unknown scale format {scale_format!r}; known: {', '.join(SCALE_FORMATS)}"
-    )
+    raise ValueError(f"unknown scale format {scale_format!r}; known: {', '.join(SCALE_FORMATS)}")
 
 
 @dataclass(frozen=True)

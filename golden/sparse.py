@@ -141,8 +141,10 @@ def decompress_2_4(values, patterns) -> np.ndarray:
     """
     values = np.asarray(values)
     patterns = np.asarray(patterns)
-    if values.ndim < 1 or patterns.shape != values.shape[:-1] + (values.shape[-1] // 2,) or (
-        values.shape[-1] % 2
+    if (
+        values.ndim < 1
+        or patterns.shape != values.shape[:-1] + (values.shape[-1] // 2,)
+        or (values.shape[-1] % 2)
     ):
         raise ValueError(
             f"decompress_2_4: values shape {values.shape} needs patterns shape "
