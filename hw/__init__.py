@@ -4,5 +4,6 @@ from .config import NpuConfig
 from .e2m1 import E2M1Multiplier
 from .sparse_mac import SparseMacPair
 from .axi import Axi4Signature, AxiLiteSignature, Burst, Resp
+from .tcm import Tcm
 
-__all__ = ["E2M1Multiplier", "SparseMacPair", "NpuConfig", "Axi4Signature", "AxiLiteSignature", "Burst", "Resp"]
+__all__ = ["E2M1Multiplier", "SparseMacPair", "NpuConfig", "Axi4Signature", "AxiLiteSignature", "Burst", "Resp", "Tcm"]
