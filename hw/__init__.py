@@ -2,8 +2,9 @@
 
 from .config import NpuConfig
 from .e2m1 import E2M1Multiplier
+from .fp32_add import FP32Adder
 from .sparse_mac import SparseMacPair
 from .axi import Axi4Signature, AxiLiteSignature, Burst, Resp
 from .tcm import Tcm
 
-__all__ = ["E2M1Multiplier", "SparseMacPair", "NpuConfig", "Axi4Signature", "AxiLiteSignature", "Burst", "Resp", "Tcm"]
+__all__ = ["FP32Adder", "E2M1Multiplier", "SparseMacPair", "NpuConfig", "Axi4Signature", "AxiLiteSignature", "Burst", "Resp", "Tcm"]
