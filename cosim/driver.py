@@ -84,7 +84,7 @@ def _specials(rng, n):
     special = np.array([0x7F800000, 0xFF800000, 0x7FC00000, 0xFFC00000, 0x7F800001,
                         0xFFBFFFFF, 0x00000000, 0x80000000, 0x7F7FFFFF, 0xFF7FFFFF,
                         0x00000001, 0x80000001], dtype=np.uint32)
-    pick = lambda: np.where(rng.random(n) < 0.6,  # noqa: E731
+    pick = lambda: np.where(rng.random(n) < 0.6,
                             special[rng.integers(0, len(special), n)],
                             rng.integers(0, 2**32, n, dtype=np.uint64).astype(np.uint32))
     a, b = pick(), pick()

@@ -4,7 +4,7 @@ from amaranth import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["CANONICAL_NAN", "FP32", "FP32Adder", "POS_INF"]
+__all__ = ["CANONICAL_NAN", "FP32", "POS_INF", "FP32Adder"]
 
 #: The only NaN the hardware produces (SPEC section 4): quiet, positive, payload 0.
 CANONICAL_NAN = 0x7FC00000
