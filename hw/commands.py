@@ -22,9 +22,24 @@ status.done and raises the interrupt.
 from amaranth.lib import data, enum
 
 __all__ = [
-    "COMMAND_BITS", "COMMAND_BYTES", "Opcode", "ErrorCode", "SyncMask", "GemvFlags",
-    "DmaCmd", "GemvCmd", "LutCmd", "SyncCmd", "EndCmd", "Command", "OPCODE_LAYOUTS",
-    "FIELD_DOCS", "encode", "decode", "encode_list", "decode_list",
+    "COMMAND_BITS",
+    "COMMAND_BYTES",
+    "FIELD_DOCS",
+    "OPCODE_LAYOUTS",
+    "Command",
+    "DmaCmd",
+    "EndCmd",
+    "ErrorCode",
+    "GemvCmd",
+    "GemvFlags",
+    "LutCmd",
+    "Opcode",
+    "SyncCmd",
+    "SyncMask",
+    "decode",
+    "decode_list",
+    "encode",
+    "encode_list",
 ]
 
 #: Width of one command word.
