@@ -153,6 +153,8 @@ def pause_pattern(kind: str, seed: int = 0):
 class VectorDriver:
     """Apply one row of port values per clock cycle (on the falling edge) and sample outputs.
 
+    ``clk=None`` drives a combinational block: one row per nanosecond, sampled after settling.
+
     ``drive(rows)`` with rows = list of ``{port: int}``; returns the list of sampled
     ``{port: int}`` for ``outputs``, one per row, read ``latency`` cycles after the row was
     applied (just before the next rising edge, after the outputs settled).
@@ -165,10 +167,18 @@ class VectorDriver:
         self.latency = latency
 
     async def drive(self, rows):
-        from cocotb.triggers import FallingEdge, ReadOnly
+        from cocotb.triggers import FallingEdge, ReadOnly, Timer
 
         got = []
         n = len(rows)
+        if self.clk is None:
+            # Combinational block: apply, let it settle, sample.
+            for row in rows:
+                for port, value in row.items():
+                    getattr(self.dut, port).value = value
+                await Timer(1, unit="ns")
+                got.append({o: int(getattr(self.dut, o).value) for o in self.outputs})
+            return got
         for i in range(n + self.latency):
             await FallingEdge(self.clk)
             if i < n:
