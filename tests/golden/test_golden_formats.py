@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import struct
 from fractions import Fraction
@@ -32,9 +33,7 @@ def test_e2m1_rne_ties_go_to_even_code():
     # neighbours: (0,0.5)->0, (0.5,1)->1, (1,1.5)->1, (1.5,2)->2, (2,3)->2, (3,4)->4, (4,6)->4
     want_vals = [0.0, 1.0, 1.0, 2.0, 2.0, 4.0, 4.0]
     assert F.e2m1_to_float(F.float_to_e2m1(ties)).tolist() == want_vals
-    assert F.e2m1_to_float(F.float_to_e2m1([-t for t in ties])).tolist() == [
-        -v for v in want_vals
-    ]
+    assert F.e2m1_to_float(F.float_to_e2m1([-t for t in ties])).tolist() == [-v for v in want_vals]
 
 
 def test_e2m1_saturates_to_six():
@@ -51,8 +50,15 @@ def test_e2m1_grid_matches_exact_rounder():
 
 @pytest.mark.parametrize(
     "enc",
-    [F.float_to_e2m1, F.float_to_e4m3, F.float_to_int4, F.float_to_uint4, F.float_to_nf4,
-     F.float_to_fp16, F.float_to_e8m0],  # fmt: skip
+    [
+        F.float_to_e2m1,
+        F.float_to_e4m3,
+        F.float_to_int4,
+        F.float_to_uint4,
+        F.float_to_nf4,
+        F.float_to_fp16,
+        F.float_to_e8m0,
+    ],
 )
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_encoders_reject_nan_and_inf(enc, bad):
@@ -86,7 +92,7 @@ def test_e4m3_encode_round_trips_every_finite_code():
 
 def test_e4m3_rne_ties_and_near_ties_between_all_neighbours():
     pos = sorted({e4m3_fraction(c) for c in range(0x7F)})
-    for lo, hi in zip(pos, pos[1:], strict=False):
+    for lo, hi in itertools.pairwise(pos):
         mid = (lo + hi) / 2
         lo_code = int(F.float_to_e4m3([float(lo)])[0])
         hi_code = int(F.float_to_e4m3([float(hi)])[0])
@@ -250,4 +256,3 @@ def test_decoders_reject_out_of_range_codes():
         F.int4_to_int([-1])
     with pytest.raises(ValueError, match="integers"):
         F.nf4_to_float([1.5])
-
