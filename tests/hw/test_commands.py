@@ -92,3 +92,9 @@ def test_error_codes_fit_four_bits_and_none_is_zero():
     assert ErrorCode.NONE.value == 0
     assert max(e.value for e in ErrorCode) < 16
     assert GemvCmd.as_shape()["flags"].width == 4
+
+
+def test_generated_docs_are_up_to_date():
+    from hw.docs import main
+
+    assert main(["--check"]) == 0, "docs/commands.md or registers.md is stale: python -m hw.docs"
