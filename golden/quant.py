@@ -20,13 +20,15 @@ rounded once to float32.
 
 INT4 (FP16 scales, per tensor / per channel = per row / per group along K)::
 
-    symmetric:  scale = fp16(amax / 7),             q = clip(rint(x / scale), -8, 7)
+    symmetric:  scale = fp16_up(amax / 7),          q = clip(rint(x / scale), -8, 7)
     asymmetric: lo = min(min x, 0), hi = max(max x, 0)
-                scale = fp16((hi - lo) / 15),       z = clip(rint(-lo / scale), 0, 15)
+                scale = fp16_up((hi - lo) / 15),    z = clip(rint(-lo / scale), 0, 15)
                 q = clip(rint(x / scale) + z, 0, 15)
     dequant:    (q - z) * scale                     (z = 0 for symmetric)
 
-A zero range gives scale 0 and q = 0 (or z). x / scale is computed in float32.
+fp16_up rounds up to the next FP16 value (not to nearest), so nothing saturates; a range
+beyond the FP16 limit saturates the scale at 65504. A zero range gives scale 0 and q = 0
+(or z). x / scale is computed in float32.
 """
 
 from __future__ import annotations
@@ -246,6 +248,19 @@ class Int4Quantized:
         return formats.uint4_to_int(self.codes)
 
 
+def _fp16_scale_up(s: np.ndarray) -> np.ndarray:
+    """FP16 bits of the smallest FP16 value >= s (s >= 0, float64).
+
+    Rounding the scale up rather than to nearest keeps ``amax / scale <= 7`` (``range / scale
+    <= 15``), so no element saturates; it matters for tiny ranges, whose scales are FP16
+    subnormals with few significant bits (RNE could lose the whole range to 0).
+    """
+    s = np.minimum(np.asarray(s, dtype=np.float64), formats.FP16_MAX)
+    bits = formats.float_to_fp16(s)
+    low = formats.fp16_to_float(bits).astype(np.float64) < s
+    return np.where(low, bits + 1, bits).astype(np.uint16)  # positive: next pattern is next value
+
+
 def quantize_int4(
     x, *, granularity: str = "group", group: int | None = None, symmetric: bool = True
 ) -> Int4Quantized:
@@ -294,7 +309,7 @@ def quantize_int4(
     with np.errstate(divide="ignore", invalid="ignore"):
         if symmetric:
             amax = np.abs(xg).max(axis=axes)
-            scale_bits = formats.float_to_fp16(amax.astype(np.float64) / 7)
+            scale_bits = _fp16_scale_up(amax.astype(np.float64) / 7)
             scale = formats.fp16_to_float(scale_bits)
             v = np.where(scale[..., None] > 0, xg / scale[..., None], np.float32(0))
             codes = formats.float_to_int4(v)
@@ -302,7 +317,7 @@ def quantize_int4(
         else:
             lo = np.minimum(xg.min(axis=axes), 0).astype(np.float64)
             hi = np.maximum(xg.max(axis=axes), 0).astype(np.float64)
-            scale_bits = formats.float_to_fp16((hi - lo) / 15)
+            scale_bits = _fp16_scale_up((hi - lo) / 15)
             scale = formats.fp16_to_float(scale_bits)
             pos = scale > 0
             z = np.where(pos, -lo / np.where(pos, scale, 1), 0)

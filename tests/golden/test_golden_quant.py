@@ -277,3 +277,15 @@ def test_sqnr_db():
 def test_exact_ref_helpers_sane():
     assert round_half_even(Fraction(5, 2)) == 2 and round_half_even(Fraction(7, 2)) == 4
     assert E2M1_MAGNITUDES[-1] == 6
+
+
+def test_int4_fp16_scale_rounds_up_for_tiny_ranges():
+    """A range whose scale is an FP16 subnormal: rounding up keeps every element in range."""
+    x = np.full((1, 64), 2.0**-23, dtype=np.float32)
+    x[0, 1] = 1.4 * 2.0**-20
+    for sym in (True, False):
+        q = quant.quantize_int4(x, granularity="channel", symmetric=sym)
+        s = float(q.scale_values()[0, 0])
+        assert s > 0 and s * (7 if sym else 15) >= float(x.max())
+        err = np.abs(x.astype(np.float64) - quant.dequantize(q))
+        assert (err <= s / 2).all()
