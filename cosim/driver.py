@@ -251,3 +251,100 @@ class StreamSink:
             await RisingEdge(self.clk)
         await FallingEdge(self.clk)
         self.ready.value = 0
+
+
+# ---- BlockAccumulator stimulus ----------------------------------------------------------------
+
+
+def pack_partial_sum(psum: int, block_last: int, row_last: int, scale_w: int,
+                     scale_x: int) -> int:
+    """``hw.block_acc.PartialSum`` as an int (psum 10-bit two's complement in bits 9:0,
+    block_last bit 10, row_last bit 11, scale_w bits 19:12, scale_x bits 27:20)."""
+    return ((psum & 0x3FF) | (block_last << 10) | (row_last << 11) | (scale_w << 12)
+            | (scale_x << 20))
+
+
+def block_accumulator_beats(w, x, *, sparse: bool) -> list[int]:
+    """The partial-sum beats a GEMV engine feeds one ``BlockAccumulator`` for all rows of
+    ``w`` (``golden.quant.BlockQuantized``, M x K) against ``x`` (K), as packed ints.
+
+    One beat per 2:4 group (``sparse``: ``sum = w0*x[pos0] + w1*x[pos1]`` from
+    ``golden.sparse.compress_2_4``) or per dense pair (pattern 0), in units of 1/4, computed
+    from ``golden.formats.E2M1_PRODUCT_QUARTERS``; ``block_last`` on the last beat of each
+    block with that block's scale codes, ``row_last`` on the last block of each row.
+    """
+    from golden import sparse as gsparse
+    from golden.formats import E2M1_PRODUCT_QUARTERS as Q
+
+    codes = np.asarray(w.codes)
+    xc = np.asarray(x.codes).astype(np.int64)
+    m, k = codes.shape
+    if sparse:
+        values, patterns = gsparse.compress_2_4(codes)
+        pos = gsparse.PATTERN_POSITIONS[patterns].astype(np.int64)          # (M, K/4, 2)
+        base = (np.arange(k // 4) * 4)[None, :, None]
+        xs = xc[base + pos]                                                 # (M, K/4, 2)
+        v = values.reshape(m, k // 4, 2).astype(np.int64)
+        psum = Q[v, xs].sum(axis=-1)
+        steps = w.block // 4
+    else:
+        v = codes.reshape(m, k // 2, 2).astype(np.int64)
+        psum = Q[v, xc.reshape(k // 2, 2)[None]].sum(axis=-1)
+        steps = w.block // 2
+    nb = k // w.block
+    beats = []
+    for i in range(m):
+        for j in range(psum.shape[1]):
+            b, last = divmod(j, steps)
+            block_last = int(last == steps - 1)
+            row_last = int(block_last and b == nb - 1)
+            sw = int(w.scales[i, b]) if block_last else 0
+            sx = int(x.scales[b]) if block_last else 0
+            beats.append(pack_partial_sum(int(psum[i, j]), block_last, row_last, sw, sx))
+    return beats
+
+
+def random_block_operands(rng, m: int, k: int, *, block: int, scale_format: str,
+                          sparse: bool, scales: str = "random"):
+    """Random ``BlockQuantized`` weights (M x K) and activations (K) for accumulator tests.
+
+    ``scales``: ``"random"`` (moderate), ``"overflow"`` (products beyond FP32 max),
+    ``"underflow"`` (subnormal and zero results), ``"nan"`` (some NaN scale codes),
+    ``"any"`` (every code, E4M3 negatives and NaNs included).
+    """
+    from golden.quant import BlockQuantized
+
+    wc = rng.integers(0, 16, (m, k)).astype(np.uint8)
+    if sparse:
+        g = wc.reshape(m, k // 4, 4)
+        keep = np.argsort(rng.random(g.shape), axis=-1)[..., :2]
+        mask = np.zeros(g.shape, dtype=bool)
+        np.put_along_axis(mask, keep, True, axis=-1)
+        wc = np.where(mask, g, 0).reshape(m, k).astype(np.uint8)
+    xc = rng.integers(0, 16, k).astype(np.uint8)
+    nb = k // block
+    if scale_format == "e8m0":
+        lo, hi = {"random": (100, 154), "overflow": (190, 254), "underflow": (40, 75),
+                  "nan": (90, 164), "any": (0, 255)}[scales]
+        sw = rng.integers(lo, hi + 1, (m, nb))
+        sx = rng.integers(lo, hi + 1, nb)
+        if scales == "nan":
+            sw = np.where(rng.random(sw.shape) < 0.1, 255, sw)
+            sx = np.where(rng.random(sx.shape) < 0.05, 255, sx)
+    else:
+        def e4m3(shape):
+            if scales == "any":
+                return rng.integers(0, 256, shape)
+            exp_lo, exp_hi = {"random": (4, 11), "overflow": (13, 15), "underflow": (0, 2),
+                              "nan": (4, 11)}[scales]
+            c = (rng.integers(exp_lo, exp_hi + 1, shape) << 3) | rng.integers(0, 8, shape)
+            c = np.minimum(c, 0x7E)
+            if scales == "nan":
+                c = np.where(rng.random(shape) < 0.1, 0x7F, c)
+            return c
+        sw, sx = e4m3((m, nb)), e4m3(nb)
+    w = BlockQuantized(codes=wc, scales=sw.astype(np.uint8), block=block,
+                       scale_format=scale_format)
+    x = BlockQuantized(codes=xc, scales=sx.astype(np.uint8), block=block,
+                       scale_format=scale_format)
+    return w, x

@@ -1,10 +1,11 @@
 """lutnpu hardware: Amaranth components generated from one :class:`NpuConfig`."""
 
 from .config import NpuConfig
+from .block_acc import BlockAccumulator
 from .e2m1 import E2M1Multiplier
 from .fp32_add import FP32Adder
 from .sparse_mac import SparseMacPair
 from .axi import Axi4Signature, AxiLiteSignature, Burst, Resp
 from .tcm import Tcm
 
-__all__ = ["FP32Adder", "E2M1Multiplier", "SparseMacPair", "NpuConfig", "Axi4Signature", "AxiLiteSignature", "Burst", "Resp", "Tcm"]
+__all__ = ["BlockAccumulator", "FP32Adder", "E2M1Multiplier", "SparseMacPair", "NpuConfig", "Axi4Signature", "AxiLiteSignature", "Burst", "Resp", "Tcm"]

@@ -1,0 +1,235 @@
+"""Block scale unit + FP32 accumulator (SPEC sections 4 and 5)."""
+
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .config import NpuConfig
+from .fp32_add import CANONICAL_NAN, POS_INF, FP32Adder, _leading_zeros
+from .sparse_mac import SUM_SHAPE
+
+__all__ = ["BlockAccumulator", "PartialSum"]
+
+
+class PartialSum(data.Struct):
+    """One beat of the BlockAccumulator input stream (28 bits, LSB first).
+
+    Members
+    -------
+    psum : signed(10)
+        A partial sum in units of 1/4: one ``SparseMacPair.sum`` (a 2:4 group of 4
+        elements, or a dense pair of 2 elements with pattern 0).
+    block_last : 1
+        This beat completes a scale block (block_size elements): every
+        ``block_size // 4`` beats for 2:4 sparse weights, ``block_size // 2`` for dense.
+    row_last : 1
+        This block is the last of the output row (only meaningful with ``block_last``).
+    scale_w : 8
+        S_w code of the block (read on the ``block_last`` beat only).
+    scale_x : 8
+        S_x code of the block (read on the ``block_last`` beat only).
+    """
+
+    psum: SUM_SHAPE
+    block_last: unsigned(1)
+    row_last: unsigned(1)
+    scale_w: unsigned(8)
+    scale_x: unsigned(8)
+
+
+class BlockAccumulator(wiring.Component):
+    """Exact block sums -> one exact scaling + RNE conversion per block -> FP32 row sums.
+
+    For each output row, ``y = (((+0.0 + q0) + q1) + ...)`` with
+    ``q_b = fl32(S_w * S_x * p_b)`` and ``p_b`` the exact integer sum of the block's partial
+    sums (SPEC section 4). The integer block sum is kept exactly; ``S_w * S_x * p`` is an
+    exact integer times a power of two (E8M0, or E4M3 with ``config.scale_format ==
+    "e4m3"``), converted to binary32 with rounding (RNE) only where it leaves the normal
+    range: overflow -> +-Inf, underflow -> subnormal or +-0. A NaN scale code (E8M0 255,
+    E4M3 0x7F/0xFF) makes q, hence y, the canonical NaN 0x7FC00000.
+
+    Pipeline: beat accept (integer sum) -> A: block sum and codes -> B: scale significand
+    product (E4M3) / exponent sum -> C: normalise -> D: round/pack q -> :class:`FP32Adder`
+    (latency 4) -> row result register -> ``o``. Blocks of one row are added sequentially;
+    the next block's add may start in the cycle the previous sum leaves the adder (forwarded),
+    so a block of at least ``FP32Adder.latency`` beats never stalls the input; shorter blocks
+    are still correct (the input is held until the adder is free). Latency from the cycle
+    the ``row_last`` beat is transferred to the cycle ``o.valid`` rises: :attr:`latency` = 9
+    (registers A, B, C, D, the 4 adder stages, the output register).
+
+    Parameters
+    ----------
+    config : NpuConfig
+        Uses ``block_size`` (sizes the exact block sum) and ``scale_format``.
+
+    Members
+    -------
+    i : In(stream.Signature(PartialSum))
+        Partial-sum beats; ``i.ready`` drops while the pipeline waits for the adder or for
+        ``o`` to drain.
+    o : Out(stream.Signature(32))
+        One binary32 bit pattern per row (after its ``row_last`` block), in row order.
+
+    Raises
+    ------
+    ValueError
+        If the adder latency exceeds ``block_size // 4`` (the fewest beats per block, 2:4
+        sparse): the accumulator would then stall every block.
+    """
+
+    def __init__(self, config: NpuConfig):
+        if not isinstance(config, NpuConfig):
+            self._MustUse__silence = True   # not built: no "unused elaboratable" warning
+            raise TypeError(f"BlockAccumulator takes an NpuConfig, not {config!r}")
+        min_beats = config.block_size // 4
+        if FP32Adder.latency > min_beats:
+            self._MustUse__silence = True
+            raise ValueError(
+                f"FP32Adder.latency ({FP32Adder.latency}) must be <= block_size // 4 "
+                f"({min_beats}) so that each block's add finishes before the next block closes")
+        self._config = config
+        # |p| <= 144 quarters per element (6 * 6 * 4) -> block sum bound.
+        self._sum_bits = (144 * config.block_size).bit_length() + 1
+        super().__init__({
+            "i": In(stream.Signature(PartialSum)),
+            "o": Out(stream.Signature(32)),
+        })
+
+    @property
+    def config(self) -> NpuConfig:
+        return self._config
+
+    #: Cycles from the ``row_last`` beat's transfer to ``o.valid`` when nothing stalls.
+    latency = 9
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        e4m3 = cfg.scale_format == "e4m3"
+        m.submodules.adder = adder = FP32Adder()
+        L = adder.latency
+
+        # ---- adder scheduling state ----------------------------------------------------------
+        pend = Signal(L)           # pend[j]: an add issued j + 1 cycles ago
+        pend_row_last = Signal(L)
+        arrive = pend[L - 1]       # the add issued L cycles ago shows its sum on adder.s now
+        arrive_row_last = pend_row_last[L - 1]
+        busy = pend[:L - 1].any() if L > 1 else Const(0)
+        y = Signal(32)             # running row sum (binary32)
+        first = Signal(init=1)     # next block opens a row: add it to +0.0
+        issue = Signal()
+
+        o_free = (~self.o.valid | self.o.ready) & ~(arrive & arrive_row_last)
+
+        # ---- scale pipeline with one global stall -------------------------------------------
+        d_valid = Signal()
+        advance = Signal()
+        m.d.comb += advance.eq(~d_valid | issue)
+        m.d.comb += self.i.ready.eq(advance)
+
+        beat = self.i.payload
+        acc = Signal(signed(self._sum_bits))
+        a_valid, a_row_last = Signal(), Signal()
+        a_p = Signal(signed(self._sum_bits))
+        a_sw, a_sx = Signal(8), Signal(8)
+        with m.If(advance):
+            m.d.sync += a_valid.eq(0)
+            with m.If(self.i.valid):
+                with m.If(beat.block_last):
+                    m.d.sync += [
+                        acc.eq(0), a_valid.eq(1), a_p.eq(acc + beat.psum),
+                        a_row_last.eq(beat.row_last), a_sw.eq(beat.scale_w),
+                        a_sx.eq(beat.scale_x),
+                    ]
+                with m.Else():
+                    m.d.sync += acc.eq(acc + beat.psum)
+
+        # B: |q| = mag * 2^k exactly, sign, NaN.
+        mag_bits = self._sum_bits - 1 + (8 if e4m3 else 0)
+        b_valid, b_row_last, b_sign, b_nan = Signal(), Signal(), Signal(), Signal()
+        b_mag = Signal(mag_bits)
+        b_k = Signal(signed(10))
+        p_neg = a_p < 0
+        p_abs = Mux(p_neg, -a_p, a_p)
+        if e4m3:
+            def e4m3_parts(code):
+                exp, man, sign = code[3:7], code[0:3], code[7]
+                sig = Cat(man, exp != 0)                 # 1.mmm (or 0.mmm) * 8
+                e = Mux(exp == 0, 1, exp)                # value = sig * 2^(e - 10)
+                nan = (exp == 0xF) & (man == 0x7)
+                return sign, sig, e, nan
+            sw_s, sw_m, sw_e, sw_nan = e4m3_parts(a_sw)
+            sx_s, sx_m, sx_e, sx_nan = e4m3_parts(a_sx)
+            mag = p_abs * sw_m * sx_m
+            k = sw_e + sx_e - 22                          # (e_w - 10) + (e_x - 10) - 2
+            sign = p_neg ^ sw_s ^ sx_s
+            nan = sw_nan | sx_nan
+        else:
+            mag = p_abs
+            k = a_sw + a_sx - 256                         # 2^(cw-127) 2^(cx-127) / 4
+            sign = p_neg
+            nan = (a_sw == 0xFF) | (a_sx == 0xFF)
+        with m.If(advance):
+            m.d.sync += [b_valid.eq(a_valid), b_row_last.eq(a_row_last), b_mag.eq(mag),
+                         b_k.eq(k), b_sign.eq(sign), b_nan.eq(nan)]
+
+        # C: normalise to a 24-bit significand with the leading 1 at bit 23.
+        lz = _leading_zeros(m, b_mag, mag_bits)
+        c_valid, c_row_last, c_sign, c_nan, c_zero = Signal(), Signal(), Signal(), Signal(), Signal()
+        c_n = Signal(24)
+        c_e = Signal(signed(11))                          # biased exponent if normal
+        with m.If(advance):
+            m.d.sync += [
+                c_valid.eq(b_valid), c_row_last.eq(b_row_last), c_sign.eq(b_sign),
+                c_nan.eq(b_nan), c_zero.eq(b_mag == 0),
+                c_n.eq((b_mag << (24 - mag_bits)) << lz),
+                # leading 1 at bit (mag_bits - 1 - lz) of mag: value = 1.f * 2^(that + k)
+                c_e.eq(b_k + (mag_bits - 1 + 127) - lz),
+            ]
+
+        # D: subnormal right shift with RNE, pack, specials -> q.
+        d_row_last = Signal()
+        q = Signal(32)
+        rshift = Signal(5)
+        m.d.comb += rshift.eq(Mux(c_e >= 1, 0, Mux(c_e < -25, 26, 1 - c_e)))
+        n3 = Signal(27)
+        m.d.comb += n3.eq(Cat(Const(0, 3), c_n) >> rshift)
+        lost = (n3 << rshift) != Cat(Const(0, 3), c_n)
+        sig = n3[3:27]
+        guard, rnd = n3[2], n3[1]
+        stk = n3[0] | lost
+        round_up = guard & (rnd | stk | sig[0])
+        e_field = Mux(c_e >= 1, c_e - 1, 0)
+        packed = Signal(33)
+        m.d.comb += packed.eq((e_field << 23) + sig + round_up)
+        q_next = Signal(32)
+        with m.If(c_nan):
+            m.d.comb += q_next.eq(CANONICAL_NAN)
+        with m.Elif(c_zero):
+            m.d.comb += q_next.eq(Cat(Const(0, 31), c_sign))
+        with m.Elif((c_e >= 255) | (packed >= POS_INF)):
+            m.d.comb += q_next.eq(Cat(Const(POS_INF, 31), c_sign))
+        with m.Else():
+            m.d.comb += q_next.eq(Cat(packed[:31], c_sign))
+        with m.If(advance):
+            m.d.sync += [d_valid.eq(c_valid), d_row_last.eq(c_row_last), q.eq(q_next)]
+
+        # ---- adder issue: one add per row in flight, forwarding the arriving sum ---------------
+        m.d.comb += issue.eq(d_valid & ~busy & (~d_row_last | o_free))
+        m.d.comb += [
+            adder.a.eq(Mux(first, 0, Mux(arrive, adder.s, y))),
+            adder.b.eq(q),
+        ]
+        m.d.sync += [pend.eq(Cat(issue, pend[:L - 1])),
+                     pend_row_last.eq(Cat(issue & d_row_last, pend_row_last[:L - 1]))]
+        with m.If(issue):
+            m.d.sync += first.eq(d_row_last)
+
+        # ---- results ----------------------------------------------------------------------------
+        with m.If(arrive & ~arrive_row_last):
+            m.d.sync += y.eq(adder.s)
+        with m.If(arrive & arrive_row_last):
+            m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(adder.s)]
+        with m.Elif(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        return m
