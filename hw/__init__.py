@@ -9,3 +9,8 @@ from .axi import Axi4Signature, AxiLiteSignature, Burst, Resp
 from .tcm import Tcm
 
 __all__ = ["BlockAccumulator", "FP32Adder", "E2M1Multiplier", "SparseMacPair", "NpuConfig", "Axi4Signature", "AxiLiteSignature", "Burst", "Resp", "Tcm"]
+from .commands import ErrorCode, Opcode
+from .csr import Csr
+from .gemv import GemvEngine
+
+__all__ += ["Csr", "ErrorCode", "GemvEngine", "Opcode"]
