@@ -12,7 +12,7 @@ then every NaN is replaced by the canonical quiet NaN 0x7FC00000.
 Why float64 is exact here: |p| <= 144 * block quarters (144 = 4 * 6 * 6), i.e. at most
 14 significant bits for block <= 64. An E8M0 scale is a power of two; an E4M3 scale has
 a 4-bit significand. So ``S_w * S_x * p / 4`` has at most 4 + 4 + 14 = 22 significant bits
-(<= 24 for block <= 455) and an exponent within [-256 - 9 - 2, 254 + 9 + 13], all far
+(<= 24 for block <= 455) and a magnitude within [2**-256, 2**265], all far
 inside float64's range and 53-bit significand: every float64 multiply below is exact, and
 the single ``astype(float32)`` is the one RNE rounding, including overflow to +-Inf and
 gradual underflow to subnormals or +-0 (IEEE conversion, no flush to zero). The adds are
