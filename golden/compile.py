@@ -7,14 +7,14 @@ command list on a DRAM image in plain numpy with the arithmetic of SPEC section 
 equals ``golden.gemv_reference`` bit for bit, which proves the layout before any RTL runs.
 The layouts are drawn in docs/architecture.md.
 
-TCM operand layout of one GEMV (all offsets in bytes, ``Wb`` = TCM word bytes, ``L`` =
-lanes, ``S`` = steps per block = block/4 for 2:4, block/2 dense, ``nb`` = k_blocks,
-``align`` rounds up to a multiple of ``Wb``):
+TCM operand layout of one GEMV (all offsets in bytes; ``Ln`` = TCM line bytes = banks x word
+bytes, ``L`` = lanes, ``S`` = steps per block = block/4 for 2:4, block/2 dense, ``nb`` =
+k_blocks, ``align`` rounds up to a multiple of ``Ln``):
 
 * activations at ``x_addr``: the ``nb*block`` E2M1 codes two per byte (code 2i low nibble),
   ``align(nb*block/2)`` bytes, then the ``nb`` activation scale bytes, ``align(nb)`` bytes.
 * weights at ``w_addr``: ``row_tiles`` panels back to back, one per group of L rows. A panel
-  is three planes, each starting at a word boundary:
+  is three planes, each starting at a line boundary:
 
   - values: ``nb*S`` steps x L lanes bytes, step-major; byte = slot 0 (low nibble) | slot 1
     (high nibble) of that lane's group (dense: the pair k, k+1) -- ``align(nb*S*L)`` bytes;
@@ -49,6 +49,7 @@ __all__ = [
     "compile_gemv",
     "execute",
     "gemv_block_products",
+    "line_bytes",
     "panel_bytes",
     "x_bytes",
 ]
@@ -66,20 +67,26 @@ def steps_per_block(block: int, sparse: bool) -> int:
     return block // 4 if sparse else block // 2
 
 
+def line_bytes(config: NpuConfig) -> int:
+    """Bytes of one TCM line (one word from every bank): the alignment of every plane, so
+    that the operand feeder reads each plane with whole wide (line) reads."""
+    return config.tcm_banks * config.tcm_word_bits // 8
+
+
 def panel_bytes(config: NpuConfig, k_blocks: int, sparse: bool) -> tuple[int, int, int]:
     """Bytes of the (values, patterns, scales) planes of one weight panel (L rows)."""
-    wb, lanes = config.tcm_word_bits // 8, config.lanes
+    ln, lanes = line_bytes(config), config.lanes
     steps = k_blocks * steps_per_block(config.block_size, sparse)
-    values = _align(steps * lanes, wb)
-    patterns = _align(-(-steps * lanes // 2), wb) if sparse else 0
-    scales = _align(k_blocks * lanes, wb)
+    values = _align(steps * lanes, ln)
+    patterns = _align(-(-steps * lanes // 2), ln) if sparse else 0
+    scales = _align(k_blocks * lanes, ln)
     return values, patterns, scales
 
 
 def x_bytes(config: NpuConfig, k_blocks: int) -> tuple[int, int]:
     """Bytes of the (codes, scales) parts of an activation chunk of ``k_blocks`` blocks."""
-    wb = config.tcm_word_bits // 8
-    return _align(k_blocks * config.block_size // 2, wb), _align(k_blocks, wb)
+    ln = line_bytes(config)
+    return _align(k_blocks * config.block_size // 2, ln), _align(k_blocks, ln)
 
 
 def gemv_block_products(p_quarters, s_w, s_x, scale_format: str) -> np.ndarray:
@@ -236,8 +243,10 @@ def _plan(config: NpuConfig, m: int, k: int, sparse: bool, tile_rows: int | None
     xfull = sum(x_bytes(config, nb))
     pfull = sum(panel_bytes(config, nb, sparse))
 
+    ln = line_bytes(config)
+
     def ybytes(r):
-        return _align(r * lanes * 4, wb)
+        return _align(r * lanes * 4, ln)
 
     # Whole K in one panel, x resident: R row tiles per tile, at least ~8 tiles when the
     # problem is big enough so that the exposed first load and last compute stay small.
@@ -250,7 +259,7 @@ def _plan(config: NpuConfig, m: int, k: int, sparse: bool, tile_rows: int | None
     for r in range(min(cap, want), 0, -rmul):
         need = xfull + 2 * ybytes(r) + 2 * r * pfull
         if need <= tcm:
-            buf = (tcm - xfull - 2 * ybytes(r)) // 2 // wb * wb
+            buf = (tcm - xfull - 2 * ybytes(r)) // 2 // ln * ln
             ys = (xfull, xfull + ybytes(r))
             b0 = xfull + 2 * ybytes(r)
             return r, nb, True, TcmMap(x=0, y=ys, buf=(b0, b0 + buf), buf_bytes=buf,
@@ -265,7 +274,7 @@ def _plan(config: NpuConfig, m: int, k: int, sparse: bool, tile_rows: int | None
     for kc in range(nb - 1, 0, -1):
         tile = sum(x_bytes(config, kc)) + sum(panel_bytes(config, kc, sparse))
         if 2 * yb + 2 * tile <= tcm:
-            buf = (tcm - 2 * yb) // 2 // wb * wb
+            buf = (tcm - 2 * yb) // 2 // ln * ln
             return 1, kc, False, TcmMap(x=None, y=(0, yb), buf=(2 * yb, 2 * yb + buf),
                                         buf_bytes=buf, y_bytes=yb)
     raise ValueError(f"the TCM ({tcm} bytes) cannot hold two tiles of one scale block")
