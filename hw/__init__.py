@@ -7,8 +7,9 @@ from .fp32_add import FP32Adder
 from .sparse_mac import SparseMacPair
 from .axi import Axi4Signature, AxiLiteSignature, Burst, Resp
 from .tcm import Tcm
+from .dma import Dma, DmaDir, DmaError
 
-__all__ = ["BlockAccumulator", "FP32Adder", "E2M1Multiplier", "SparseMacPair", "NpuConfig", "Axi4Signature", "AxiLiteSignature", "Burst", "Resp", "Tcm"]
+__all__ = ["BlockAccumulator", "FP32Adder", "E2M1Multiplier", "SparseMacPair", "NpuConfig", "Axi4Signature", "AxiLiteSignature", "Burst", "Resp", "Tcm", "Dma", "DmaDir", "DmaError"]
 from .commands import ErrorCode, Opcode
 from .csr import Csr
 from .gemv import GemvEngine

@@ -1,0 +1,351 @@
+"""AXI4 DMA between DRAM and the TCM: 1-D and 2-D descriptors, 4 KiB-safe INCR bursts.
+
+A descriptor moves ``rows`` rows of ``row_bytes`` bytes. Row ``r`` starts at DRAM byte address
+``dram_addr + r * dram_stride`` and at TCM word address ``tcm_addr + r * tcm_stride``; a 1-D
+transfer is ``rows = 1``. ``dir`` selects DRAM -> TCM (``TO_TCM``, AXI reads) or TCM -> DRAM
+(``TO_DRAM``, AXI writes).
+
+Alignment: the TCM word is the bus word, so ``dram_addr``, ``row_bytes`` and ``dram_stride``
+must be multiples of the bus width in bytes (``config.bus_bytes``); TCM addresses and strides
+are in words and always aligned. Every beat is a full-width beat (all write strobes set).
+
+Checks before any transfer (the descriptor is answered with an error, no AXI access issued):
+``rows == 0`` or ``row_bytes == 0`` -> ZERO_LENGTH; misaligned DRAM address, row length or
+stride -> MISALIGNED; any TCM word outside the TCM -> TCM_RANGE; any DRAM byte outside
+``window_base ..= window_limit`` (inclusive; beyond the address space counts as outside) ->
+DRAM_WINDOW. They are checked in this order and the first failing one is reported.
+
+Bursts: each row is cut into INCR bursts of at most ``config.dma_max_burst`` beats that end at
+the row end or at a 4 KiB boundary, whichever comes first, so no burst crosses 4 KiB. All
+bursts use AXI ID 0, so read data returns in order. Up to ``config.dma_max_outstanding``
+bursts (read or write) are in flight.
+
+Errors: an SLVERR or DECERR response stops the issue of new bursts; the DMA still takes every
+outstanding read beat (without writing it to the TCM) or sends every write beat of the bursts
+already issued and waits for their responses, then reports the first error with its address:
+the DRAM address of the faulting read beat, or the start address of the faulting write burst.
+The read beat that carried the error and every later one are not written to the TCM.
+"""
+
+from __future__ import annotations
+
+from amaranth import Module, Mux, Signal
+from amaranth.lib import data, enum, stream, wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.wiring import In, Out
+
+from .axi import Axi4Signature, Burst, Resp, axi_size
+from .config import NpuConfig
+from .tcm import tcm_addr_bits, tcm_request_layout
+
+__all__ = ["Dma", "DmaDir", "DmaError", "dma_descriptor_layout", "dma_status_layout"]
+
+
+class DmaDir(enum.Enum, shape=1):
+    """Transfer direction."""
+
+    TO_TCM = 0   #: DRAM -> TCM (AXI reads)
+    TO_DRAM = 1  #: TCM -> DRAM (AXI writes)
+
+
+class DmaError(enum.Enum, shape=3):
+    """Completion status of a descriptor."""
+
+    NONE = 0         #: completed
+    SLVERR = 1       #: AXI slave error response
+    DECERR = 2       #: AXI decode error response
+    ZERO_LENGTH = 3  #: rows == 0 or row_bytes == 0
+    MISALIGNED = 4   #: dram_addr, row_bytes or dram_stride not a multiple of the bus width
+    TCM_RANGE = 5    #: a TCM word outside the TCM
+    DRAM_WINDOW = 6  #: a DRAM byte outside window_base ..= window_limit
+
+
+def dma_descriptor_layout(config: NpuConfig) -> data.StructLayout:
+    """Descriptor: dir(1) dram_addr(A) tcm_addr(24) row_bytes(24) rows(16) dram_stride(A)
+    tcm_stride(24), fields from bit 0 up, A = ``config.bus_addr_bits``."""
+    a = config.bus_addr_bits
+    return data.StructLayout({
+        "dir": DmaDir,
+        "dram_addr": a,
+        "tcm_addr": 24,
+        "row_bytes": 24,
+        "rows": 16,
+        "dram_stride": a,
+        "tcm_stride": 24,
+    })
+
+
+def dma_status_layout(config: NpuConfig) -> data.StructLayout:
+    """Completion: ``error`` (DmaError) and ``fault_addr`` (valid when error != NONE)."""
+    return data.StructLayout({"error": DmaError, "fault_addr": config.bus_addr_bits})
+
+
+class Dma(wiring.Component):
+    """AXI4 master DMA between DRAM and the TCM's ``dma`` port.
+
+    Parameters
+    ----------
+    config : NpuConfig
+        ``bus_data_bits``, ``bus_addr_bits``, ``dma_max_burst``, ``dma_max_outstanding`` and the
+        TCM size.
+
+    Members
+    -------
+    desc : In(stream.Signature(dma_descriptor_layout(config)))
+        Descriptors; accepted only when the DMA is idle (one at a time).
+    done : Out(stream.Signature(dma_status_layout(config)))
+        One completion per descriptor; the DMA takes the next descriptor after it is taken.
+    axi : Out(Axi4Signature)
+        AXI4 master (``bus_addr_bits`` / ``bus_data_bits``, ID width 4, always ID 0).
+    tcm_req : Out(stream.Signature(tcm_request_layout(config)))
+        To ``Tcm.dma_req``.
+    tcm_resp : In(stream.Signature(tcm_word_bits))
+        From ``Tcm.dma_resp``.
+    window_base, window_limit : In(bus_addr_bits)
+        Allowed DRAM byte range, inclusive; by default (unconnected) the whole address space.
+    busy : Out(1)
+        A descriptor is being checked, transferred or reported.
+    error, fault_addr : Out
+        Status of the last completed descriptor (held until the next completion).
+    rd_bytes, wr_bytes : Out(32)
+        DRAM bytes read (R beats taken) and written (W beats sent), wrapping.
+    busy_cycles : Out(32)
+        Cycles with ``busy`` high, wrapping.
+    """
+
+    def __init__(self, config: NpuConfig):
+        self._config = config
+        a = config.bus_addr_bits
+        super().__init__({
+            "desc": In(stream.Signature(dma_descriptor_layout(config))),
+            "done": Out(stream.Signature(dma_status_layout(config))),
+            "axi": Out(Axi4Signature.from_config(config)),
+            "tcm_req": Out(stream.Signature(tcm_request_layout(config))),
+            "tcm_resp": In(stream.Signature(config.tcm_word_bits)),
+            "window_base": In(a),
+            "window_limit": In(a, init=(1 << a) - 1),
+            "busy": Out(1),
+            "error": Out(DmaError),
+            "fault_addr": Out(a),
+            "rd_bytes": Out(32),
+            "wr_bytes": Out(32),
+            "busy_cycles": Out(32),
+        })
+
+    @property
+    def config(self) -> NpuConfig:
+        return self._config
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        axi = self.axi
+        nbytes = cfg.bus_bytes
+        shift = axi_size(cfg.bus_data_bits)
+        abits = cfg.bus_addr_bits
+        total_words = cfg.tcm_banks * cfg.tcm_bank_words
+        max_out = cfg.dma_max_outstanding
+
+        d = Signal(dma_descriptor_layout(cfg))
+        row_words = Signal(24 - shift)
+        m.d.comb += row_words.eq(d.row_bytes[shift:])
+        is_write = d.dir == DmaDir.TO_DRAM
+
+        err = Signal(DmaError)
+        fault = Signal(abits)
+        tcm_last = Signal(24 + 16 + 2)
+        dram_last = Signal(abits + 16 + 2)
+
+        # --- address walker (AR or AW): one burst per step --------------------------------
+        a_addr = Signal(abits)
+        a_row_base = Signal(abits)
+        a_words_left = Signal(24)
+        a_rows_left = Signal(16)
+        a_done = Signal()
+        to4k = Signal(13 - shift + 1)
+        m.d.comb += to4k.eq((4096 - a_addr[:12]) >> shift)
+        blen = Signal(range(cfg.dma_max_burst + 1))
+        lim = Mux(a_words_left < cfg.dma_max_burst, a_words_left, cfg.dma_max_burst)
+        m.d.comb += blen.eq(Mux(to4k < lim, to4k, lim))
+
+        outstanding = Signal(range(max_out + 1))
+        ax_valid = Signal()
+        ax_addr = Signal(abits)
+        ax_len = Signal(8)
+        running = Signal()
+        load = Signal()    # a new burst enters the AR/AW register this cycle
+        retire = Signal()  # a burst completes (rlast or B) this cycle
+        ax_ready = Mux(is_write, axi.awready, axi.arready)
+        m.d.comb += load.eq(running & ~a_done & (err == DmaError.NONE) &
+                            (outstanding < max_out) & (~ax_valid | ax_ready))
+        with m.If(load):
+            m.d.sync += [ax_valid.eq(1), ax_addr.eq(a_addr), ax_len.eq(blen - 1),
+                         a_addr.eq(a_addr + (blen << shift)),
+                         a_words_left.eq(a_words_left - blen)]
+            with m.If(a_words_left == blen):
+                with m.If(a_rows_left == 1):
+                    m.d.sync += a_done.eq(1)
+                with m.Else():
+                    m.d.sync += [a_rows_left.eq(a_rows_left - 1),
+                                 a_row_base.eq(a_row_base + d.dram_stride),
+                                 a_addr.eq(a_row_base + d.dram_stride),
+                                 a_words_left.eq(row_words)]
+        with m.Elif(ax_ready):
+            m.d.sync += ax_valid.eq(0)
+        m.d.sync += outstanding.eq(outstanding + load - retire)
+
+        m.d.comb += [
+            axi.arid.eq(0), axi.araddr.eq(ax_addr), axi.arlen.eq(ax_len),
+            axi.arsize.eq(shift), axi.arburst.eq(Burst.INCR),
+            axi.arvalid.eq(ax_valid & ~is_write),
+            axi.awid.eq(0), axi.awaddr.eq(ax_addr), axi.awlen.eq(ax_len),
+            axi.awsize.eq(shift), axi.awburst.eq(Burst.INCR),
+            axi.awvalid.eq(ax_valid & is_write),
+        ]
+
+        def record(code, addr):
+            with m.If(err == DmaError.NONE):
+                m.d.sync += [err.eq(code), fault.eq(addr)]
+
+        def resp_error(resp):
+            return Mux(resp == Resp.DECERR, DmaError.DECERR, DmaError.SLVERR)
+
+        # --- read data: R beats -> TCM writes, in order ------------------------------------
+        r_tcm = Signal(24)
+        r_tcm_base = Signal(24)
+        r_dram = Signal(abits)
+        r_dram_base = Signal(abits)
+        r_left = Signal(24)
+        r_ok = axi.rresp == Resp.OKAY
+        rd_mode = running & ~is_write
+        write_beat = rd_mode & axi.rvalid & r_ok & (err == DmaError.NONE)
+        m.d.comb += [
+            axi.rready.eq(rd_mode & (~write_beat | self.tcm_req.ready)),
+        ]
+        r_take = axi.rvalid & axi.rready
+        with m.If(r_take):
+            m.d.sync += [r_tcm.eq(r_tcm + 1), r_dram.eq(r_dram + nbytes), r_left.eq(r_left - 1),
+                         self.rd_bytes.eq(self.rd_bytes + nbytes)]
+            with m.If(r_left == 1):
+                m.d.sync += [r_tcm_base.eq(r_tcm_base + d.tcm_stride),
+                             r_tcm.eq(r_tcm_base + d.tcm_stride),
+                             r_dram_base.eq(r_dram_base + d.dram_stride),
+                             r_dram.eq(r_dram_base + d.dram_stride),
+                             r_left.eq(row_words)]
+            with m.If(~r_ok):
+                record(resp_error(axi.rresp), r_dram)
+
+        # --- write path: TCM reads (only for issued bursts) -> W beats; B responses --------
+        credit = Signal(24)
+        t_tcm = Signal(24)
+        t_tcm_base = Signal(24)
+        t_left = Signal(24)
+        wr_mode = running & is_write
+        t_req = Signal()
+        m.d.comb += t_req.eq(wr_mode & (credit != 0))
+        t_take = self.tcm_req.valid & self.tcm_req.ready & ~write_beat
+        m.d.sync += credit.eq(credit + Mux(load & is_write, blen, 0) - t_take)
+        with m.If(t_take):
+            m.d.sync += [t_tcm.eq(t_tcm + 1), t_left.eq(t_left - 1)]
+            with m.If(t_left == 1):
+                m.d.sync += [t_tcm_base.eq(t_tcm_base + d.tcm_stride),
+                             t_tcm.eq(t_tcm_base + d.tcm_stride), t_left.eq(row_words)]
+
+        m.d.comb += [
+            self.tcm_req.valid.eq(write_beat | t_req),
+            self.tcm_req.payload.write.eq(write_beat),
+            self.tcm_req.payload.addr.eq(Mux(write_beat, r_tcm, t_tcm)),
+            self.tcm_req.payload.data.eq(axi.rdata),
+        ]
+
+        w_dram = Signal(abits)
+        w_dram_base = Signal(abits)
+        w_left = Signal(24)
+        w_beat = Signal(range(cfg.dma_max_burst))
+        w_last = Signal()
+        m.d.comb += w_last.eq((w_left == 1) | ((w_dram + nbytes)[:12] == 0) |
+                              (w_beat == cfg.dma_max_burst - 1))
+        m.d.comb += [
+            axi.wvalid.eq(wr_mode & self.tcm_resp.valid),
+            axi.wdata.eq(self.tcm_resp.payload),
+            axi.wstrb.eq((1 << nbytes) - 1),
+            axi.wlast.eq(w_last),
+            self.tcm_resp.ready.eq(wr_mode & axi.wready),
+        ]
+        with m.If(axi.wvalid & axi.wready):
+            m.d.sync += [w_dram.eq(w_dram + nbytes), w_left.eq(w_left - 1),
+                         w_beat.eq(Mux(w_last, 0, w_beat + 1)),
+                         self.wr_bytes.eq(self.wr_bytes + nbytes)]
+            with m.If(w_left == 1):
+                m.d.sync += [w_dram_base.eq(w_dram_base + d.dram_stride),
+                             w_dram.eq(w_dram_base + d.dram_stride), w_left.eq(row_words)]
+
+        # Start addresses of the write bursts in flight, for the address of a B error.
+        bq = SyncFIFO(width=abits, depth=max_out)
+        m.submodules.burst_addrs = bq
+        m.d.comb += [bq.w_en.eq(load & is_write), bq.w_data.eq(a_addr)]
+        m.d.comb += axi.bready.eq(1)
+        b_take = axi.bvalid & axi.bready
+        m.d.comb += bq.r_en.eq(b_take & wr_mode)
+        with m.If(b_take & wr_mode & (axi.bresp != Resp.OKAY)):
+            record(resp_error(axi.bresp), bq.r_data)
+
+        m.d.comb += retire.eq(Mux(is_write, b_take & wr_mode, r_take & axi.rlast))
+
+        # --- control ------------------------------------------------------------------------
+        m.d.comb += self.done.payload.error.eq(err)
+        m.d.comb += self.done.payload.fault_addr.eq(fault)
+        with m.If(self.busy):
+            m.d.sync += self.busy_cycles.eq(self.busy_cycles + 1)
+
+        mask = nbytes - 1
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.desc.ready.eq(1)
+                with m.If(self.desc.valid):
+                    m.d.sync += [d.eq(self.desc.payload), err.eq(DmaError.NONE), fault.eq(0)]
+                    m.next = "CHECK"
+            with m.State("CHECK"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [
+                    tcm_last.eq(d.tcm_addr + (d.rows - 1) * d.tcm_stride + row_words - 1),
+                    dram_last.eq(d.dram_addr + (d.rows - 1) * d.dram_stride + d.row_bytes - 1),
+                ]
+                m.next = "DECIDE"
+            with m.State("DECIDE"):
+                m.d.comb += self.busy.eq(1)
+                with m.If((d.rows == 0) | (d.row_bytes == 0)):
+                    m.d.sync += [err.eq(DmaError.ZERO_LENGTH), fault.eq(d.dram_addr)]
+                    m.next = "DONE"
+                with m.Elif(((d.dram_addr & mask) != 0) | ((d.row_bytes & mask) != 0) |
+                            ((d.dram_stride & mask) != 0)):
+                    m.d.sync += [err.eq(DmaError.MISALIGNED), fault.eq(d.dram_addr)]
+                    m.next = "DONE"
+                with m.Elif(tcm_last >= total_words):
+                    m.d.sync += [err.eq(DmaError.TCM_RANGE), fault.eq(d.tcm_addr)]
+                    m.next = "DONE"
+                with m.Elif((d.dram_addr < self.window_base) | (dram_last > self.window_limit)):
+                    m.d.sync += [err.eq(DmaError.DRAM_WINDOW), fault.eq(d.dram_addr)]
+                    m.next = "DONE"
+                with m.Else():
+                    m.d.sync += [
+                        a_addr.eq(d.dram_addr), a_row_base.eq(d.dram_addr),
+                        a_words_left.eq(row_words), a_rows_left.eq(d.rows), a_done.eq(0),
+                        r_tcm.eq(d.tcm_addr), r_tcm_base.eq(d.tcm_addr),
+                        r_dram.eq(d.dram_addr), r_dram_base.eq(d.dram_addr), r_left.eq(row_words),
+                        t_tcm.eq(d.tcm_addr), t_tcm_base.eq(d.tcm_addr), t_left.eq(row_words),
+                        w_dram.eq(d.dram_addr), w_dram_base.eq(d.dram_addr), w_left.eq(row_words),
+                        w_beat.eq(0),
+                    ]
+                    m.next = "RUN"
+            with m.State("RUN"):
+                m.d.comb += [self.busy.eq(1), running.eq(1)]
+                finished = (a_done | (err != DmaError.NONE)) & (outstanding == 0) & ~load
+                with m.If(finished):
+                    m.next = "DONE"
+            with m.State("DONE"):
+                m.d.comb += [self.busy.eq(1), self.done.valid.eq(1)]
+                with m.If(self.done.ready):
+                    m.d.sync += [self.error.eq(err), self.fault_addr.eq(fault)]
+                    m.next = "IDLE"
+        return m
