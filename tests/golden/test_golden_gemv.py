@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import numpy as np
 import pytest
 from exact_ref import (
     E2M1_FRACTIONS,
+    add_binary32,
     bits_f32,
     block_term_exact,
     e2m1_fraction,
@@ -322,3 +324,47 @@ def test_errors_name_the_problem():
         block_partial_sums(np.zeros((1, 48), np.uint8), np.zeros(48, np.uint8), 32)
     with pytest.raises(ValueError, match="E2M1 codes"):
         block_partial_sums(np.full((1, 32), 16), np.zeros(32, np.uint8), 32)
+
+
+# ---- the platform operations gemv_reference relies on --------------------------------------
+
+
+def test_numpy_float64_to_float32_cast_is_rne_with_subnormals_and_overflow():
+    """gemv_reference's one rounding is numpy's float64 -> float32 cast: check it against
+    the from-scratch rounder on values around ties, subnormals and the overflow edge."""
+    rng = np.random.default_rng(11)
+    exps = rng.integers(-160, 130, 3000)
+    mant = rng.integers(1 << 52, 1 << 53, 3000)
+    vals = [math.ldexp(int(m), int(e) - 52) for m, e in zip(mant, exps, strict=True)]
+    # exact ties and near-ties: (2k+1) half-ulps at several exponents, incl. subnormal ulps
+    for e in (-149, -140, -127, -126, -100, 0, 100, 127):
+        ulp = 2.0 ** max(e - 23, -149)
+        for k_ in (1, 2, 3, 1 << 23, (1 << 24) - 1):
+            vals += [(k_ + 0.5) * ulp, (k_ + 0.5) * ulp * (1 + 2.0**-40)]
+    vals += [2.0**128 - 2.0**103, 2.0**128 - 2.0**103 - 2.0**75, 2.0**-150, 2.0**-151]
+    vals += [-v for v in vals]
+    x = np.array(vals, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        got = x.astype(np.float32).view(np.uint32)
+    want = [to_binary32(Fraction(v)) for v in vals]
+    assert got.tolist() == want
+
+
+def test_numpy_float32_add_keeps_subnormals():
+    """The accumulation uses numpy float32 adds: RNE, no flush-to-zero (compare with the
+    exact adder on subnormal, tie and overflow operands)."""
+    rng = np.random.default_rng(12)
+    a = rng.integers(0, 1 << 32, 4000, dtype=np.uint64).astype(np.uint32)
+    b = rng.integers(0, 1 << 32, 4000, dtype=np.uint64).astype(np.uint32)
+    a[:1000] &= 0x80FFFFFF  # small exponents: subnormals and tiny normals
+    b[:1000] &= 0x80FFFFFF
+    b[1000:2000] = (a[1000:2000] & 0xFF800000) | (b[1000:2000] & 0x807FFFFF)  # same exponent
+    fa, fb = a.view(np.float32), b.view(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = (fa + fb).view(np.uint32)
+    for x_, y_, s_ in zip(a.tolist(), b.tolist(), s.tolist(), strict=True):
+        want = add_binary32(x_, y_)
+        if want == CANONICAL_NAN_BITS:
+            assert np.isnan(bits_f32(s_))
+        else:
+            assert s_ == want, (hex(x_), hex(y_))
