@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+from exact_ref import gemv_exact
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from golden import formats, quant, sparse
+from golden import formats, gemv_reference, quant, sparse
 
 FAST = settings(max_examples=60, deadline=None)
 
@@ -129,3 +130,24 @@ def test_pack_patterns_round_trip(patterns):
     packed = sparse.pack_patterns(patterns)
     assert ((packed & 0x88) == 0).all()  # bit 3 of each field is 0
     np.testing.assert_array_equal(sparse.unpack_patterns(packed, len(patterns)), patterns)
+
+
+@FAST
+@given(
+    st.data(),
+    st.sampled_from([(16, "e4m3", "e4m3"), (32, "e8m0", "e8m0"), (32, "e8m0", "e4m3")]),
+)
+def test_gemv_reference_matches_exact_model(data, cfg):
+    """Any codes and any scale codes (NaN, overflow and underflow included)."""
+    block, wf, xf = cfg
+    m = data.draw(st.integers(1, 3))
+    nb = data.draw(st.integers(1, 3))
+    k = block * nb
+    wc = data.draw(arrays(np.uint8, (m, k), elements=st.integers(0, 15)))
+    xc = data.draw(arrays(np.uint8, (k,), elements=st.integers(0, 15)))
+    ws = data.draw(arrays(np.uint8, (m, nb), elements=st.integers(0, 255)))
+    xs = data.draw(arrays(np.uint8, (nb,), elements=st.integers(0, 255)))
+    w = quant.BlockQuantized(wc, ws, block, wf)
+    x = quant.BlockQuantized(xc, xs, block, xf)
+    got = gemv_reference(w, x).view(np.uint32)
+    np.testing.assert_array_equal(got, gemv_exact(wc, ws, wf, xc, xs, xf, block))
