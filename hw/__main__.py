@@ -46,6 +46,21 @@ def _block_acc(cfg):
     return BlockAccumulator(cfg)
 
 
+def _tcm(cfg):
+    from .tcm import Tcm
+    return Tcm(cfg)
+
+
+def _dma(cfg):
+    from .dma import Dma
+    return Dma(cfg)
+
+
+def _vlut16(cfg):
+    from .vlut16 import VLut16
+    return VLut16(cfg)
+
+
 #: Block registry: Verilog top name -> factory(NpuConfig) -> wiring.Component.
 #: ADD YOUR BLOCK HERE (import inside the factory so one broken block cannot break the CLI).
 BLOCKS = {
@@ -53,6 +68,9 @@ BLOCKS = {
     "sparse_mac_pair": _sparse_mac,
     "fp32_adder": _fp32_add,
     "block_accumulator": _block_acc,
+    "tcm": _tcm,
+    "dma": _dma,
+    "vlut16": _vlut16,
 }
 
 
