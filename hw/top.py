@@ -1,0 +1,636 @@
+"""NPU top: CSR + command processor + Dma + Tcm + GEMV feeder/engine, one AXI4 master.
+
+See docs/architecture.md for the block diagram and the TCM layout the feeder reads. The
+command set is hw/commands.py; errors and their fault addresses are those of
+``golden.compile.execute`` (the tests compare both).
+
+Not in this version: the LUT opcode (VLut16 is not wired yet) stops with UNKNOWN_OPCODE.
+"""
+
+from amaranth import Array, Cat, Const, Module, Mux, ResetInserter, Signal
+from amaranth.lib import enum, stream, wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.wiring import In, Out
+
+from .axi import Axi4Signature, AxiLiteSignature, Burst, Resp, axi_size
+from .commands import COMMAND_BITS, Command, ErrorCode, Opcode
+from .config import NpuConfig
+from .csr import CSR_ADDR_BITS, Csr
+from .dma import Dma, DmaDir, DmaError
+from .gemv import GemvEngine
+from .tcm import Tcm, tcm_addr_bits
+
+__all__ = ["NpuTop", "PlaneReader"]
+
+
+def _log2(n: int) -> int:
+    return n.bit_length() - 1
+
+
+class PlaneReader(wiring.Component):
+    """Stream ``elem_bits``-wide elements from ``lines`` consecutive TCM lines.
+
+    ``start`` (one cycle, only while ``idle``) drops what is buffered and begins at line
+    ``base``. Up to ``depth`` lines are requested or buffered at once (credit), so every
+    response has room. The elements of a line are handed out low bits first; ``skip_line``
+    drops the rest of the current line.
+    """
+
+    def __init__(self, *, line_bits: int, elem_bits: int, addr_bits: int, depth: int = 2):
+        if line_bits % elem_bits:
+            raise ValueError(f"elem_bits {elem_bits} must divide line_bits {line_bits}")
+        self._line_bits, self._elem_bits, self._depth = line_bits, elem_bits, depth
+        super().__init__({
+            "start": In(1), "base": In(addr_bits), "lines": In(24),
+            "req": Out(stream.Signature(addr_bits)),
+            "resp_valid": In(1), "resp_data": In(line_bits),
+            "out": Out(stream.Signature(elem_bits)),
+            "idle": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        n_elem = self._line_bits // self._elem_bits
+        depth = self._depth
+        buf = Array(Signal(self._line_bits, name=f"line{i}") for i in range(depth))
+        wp, rp = Signal(range(depth)), Signal(range(depth))
+        level, inflight = Signal(range(depth + 1)), Signal(range(depth + 1))
+        nxt, left = Signal.like(self.base), Signal(24)
+        idx = Signal(range(max(2, n_elem)))
+
+        req_fire = self.req.valid & self.req.ready
+        m.d.comb += [
+            self.req.valid.eq((left != 0) & (level + inflight < depth)),
+            self.req.payload.eq(nxt),
+            self.idle.eq(inflight == 0),
+        ]
+        head = Signal(self._line_bits)
+        m.d.comb += head.eq(buf[rp])
+        elems = Array(head[i * self._elem_bits:(i + 1) * self._elem_bits] for i in range(n_elem))
+        m.d.comb += [self.out.valid.eq(level != 0), self.out.payload.eq(elems[idx])]
+        pop = Signal()
+        out_fire = self.out.valid & self.out.ready
+        with m.If(out_fire):
+            if n_elem > 1:
+                m.d.sync += idx.eq(idx + 1)
+                with m.If(idx == n_elem - 1):
+                    m.d.sync += idx.eq(0)
+                    m.d.comb += pop.eq(1)
+            else:
+                m.d.comb += pop.eq(1)
+        with m.If(self.resp_valid):
+            m.d.sync += [buf[wp].eq(self.resp_data), wp.eq(Mux(wp == depth - 1, 0, wp + 1))]
+        with m.If(pop):
+            m.d.sync += rp.eq(Mux(rp == depth - 1, 0, rp + 1))
+        m.d.sync += [level.eq(level + self.resp_valid - pop),
+                     inflight.eq(inflight + req_fire - self.resp_valid)]
+        with m.If(req_fire):
+            m.d.sync += [nxt.eq(nxt + 1), left.eq(left - 1)]
+        with m.If(self.start):
+            m.d.sync += [nxt.eq(self.base), left.eq(self.lines), level.eq(0), wp.eq(0),
+                         rp.eq(0), idx.eq(0)]
+        return m
+
+
+class _State(enum.Enum, shape=3):
+    IDLE = 0
+    CHECK = 1
+    RUN = 2
+    WAIT = 3      # SYNC / END waiting for units
+    DRAIN = 4     # error: let outstanding AXI traffic finish
+
+
+class NpuTop(wiring.Component):
+    """The lutnpu NPU.
+
+    Parameters
+    ----------
+    config : NpuConfig
+
+    Members
+    -------
+    csr : In(AxiLiteSignature(addr_width=12, data_width=32))
+        Host register port (docs/registers.md).
+    axi : Out(Axi4Signature.from_config(config))
+        DRAM master: the Dma (ID 0) and the command fetcher (ID 1) share it.
+    irq : Out(1)
+        Interrupt (level): ``|(IRQ_STATUS & IRQ_ENABLE)``.
+
+    Raises
+    ------
+    ValueError
+        If the L value bytes of a step do not fit one TCM line (``lanes * 8 >
+        tcm_banks * tcm_word_bits``) or y words cannot be whole (``lanes * 32 <
+        tcm_word_bits``).
+    """
+
+    def __init__(self, config: NpuConfig):
+        line_bits = config.tcm_banks * config.tcm_word_bits
+        if config.lanes * 8 > line_bits:
+            raise ValueError(f"NpuTop needs lanes * 8 <= tcm_banks * tcm_word_bits "
+                             f"({line_bits}), not lanes = {config.lanes}")
+        if config.lanes * 32 < config.tcm_word_bits:
+            raise ValueError(f"NpuTop needs lanes * 32 >= tcm_word_bits "
+                             f"({config.tcm_word_bits}), not lanes = {config.lanes}")
+        self._config = config
+        super().__init__({
+            "csr": In(AxiLiteSignature(addr_width=CSR_ADDR_BITS, data_width=32)),
+            "axi": Out(Axi4Signature.from_config(config)),
+            "irq": Out(1),
+        })
+
+    @property
+    def config(self) -> NpuConfig:
+        return self._config
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        lanes, bs = cfg.lanes, cfg.block_size
+        wb = cfg.tcm_word_bits // 8                 # TCM word bytes = bus bytes
+        ln = cfg.tcm_banks * wb                     # TCM line bytes
+        lnb = _log2(ln)
+        wbb = _log2(wb)
+        abits = cfg.bus_addr_bits
+        line_bits = ln * 8
+        waddr_bits = tcm_addr_bits(cfg)
+        laddr_bits = waddr_bits - _log2(cfg.tcm_banks)
+        tcm_bytes = cfg.tcm_bytes
+
+        m.submodules.csr = csr = Csr(cfg)
+        wiring.connect(m, wiring.flipped(self.csr), csr.bus)
+        m.d.comb += self.irq.eq(csr.irq)
+
+        # Everything but the CSR restarts on a soft reset.
+        core = Module()
+        m.submodules.core = ResetInserter(csr.soft_reset)(core)
+        # The compute unit also restarts on start and after an error.
+        comp = Module()
+        comp_clear = Signal()
+        core.submodules.comp = ResetInserter(comp_clear)(comp)
+
+        core.submodules.tcm = tcm = Tcm(cfg)
+        core.submodules.dma = dma = Dma(cfg)
+        wiring.connect(core, dma.tcm_req, tcm.dma_req)
+        wiring.connect(core, tcm.dma_resp, dma.tcm_resp)
+        comp.submodules.engine = engine = GemvEngine(cfg)
+
+        # ---- run state, errors, status --------------------------------------------------
+        state = Signal(_State)
+        running = Signal()
+        done = Signal()
+        err_code = Signal(ErrorCode)
+        err_addr = Signal(64)
+        raise_err = Signal()                        # some unit reports an error this cycle
+        new_code = Signal(ErrorCode)
+        new_addr = Signal(64)
+        m.d.comb += [csr.busy.eq(running), csr.done.eq(done), csr.error.eq(err_code),
+                     csr.fault_addr.eq(err_addr)]
+        first_err = raise_err & (err_code == ErrorCode.NONE) & running
+        with core.If(first_err):
+            core.d.sync += [err_code.eq(new_code), err_addr.eq(new_addr)]
+
+        errs = []
+
+        def report(mod, code, addr):
+            """Raise an error from the current context of ``mod`` (earlier sites win)."""
+            flag = Signal(name=f"err_site{len(errs)}")
+            errs.append((flag, code, addr))
+            mod.d.comb += flag.eq(1)
+
+        cmd_base, cmd_count = Signal(64), Signal(32)
+        win_lo, win_hi = Signal(65), Signal(65)     # [win_lo, win_hi)
+        m.d.comb += [win_lo.eq(csr.win_base), win_hi.eq(csr.win_base + csr.win_size)]
+        dma_limit = Signal(65)
+        m.d.comb += dma_limit.eq(win_hi - 1)
+        m.d.comb += [dma.window_base.eq(csr.win_base),
+                     dma.window_limit.eq(Mux(dma_limit >> abits != 0, (1 << abits) - 1,
+                                             dma_limit))]
+
+        # ---- AXI read sharing: Dma (ID 0) and fetcher (ID 1) ----------------------------
+        bus = self.axi
+        f_arvalid, f_araddr, f_arlen = Signal(), Signal(abits), Signal(8)
+        f_rready = Signal()
+        ar_held, ar_held_sel = Signal(), Signal()
+        sel_f = Signal()
+        m.d.comb += sel_f.eq(Mux(ar_held, ar_held_sel, f_arvalid))
+        core.d.sync += [ar_held.eq(bus.arvalid & ~bus.arready), ar_held_sel.eq(sel_f)]
+        shift = axi_size(cfg.bus_data_bits)
+        m.d.comb += [
+            bus.arvalid.eq(Mux(sel_f, f_arvalid, dma.axi.arvalid)),
+            bus.araddr.eq(Mux(sel_f, f_araddr, dma.axi.araddr)),
+            bus.arlen.eq(Mux(sel_f, f_arlen, dma.axi.arlen)),
+            bus.arid.eq(Mux(sel_f, 1, dma.axi.arid)),
+            bus.arsize.eq(Mux(sel_f, shift, dma.axi.arsize)),
+            bus.arburst.eq(Mux(sel_f, Burst.INCR, dma.axi.arburst)),
+            dma.axi.arready.eq(bus.arready & ~sel_f),
+        ]
+        f_arready = bus.arready & sel_f
+        r_to_f = bus.rid == 1
+        m.d.comb += [
+            dma.axi.rid.eq(bus.rid), dma.axi.rdata.eq(bus.rdata), dma.axi.rresp.eq(bus.rresp),
+            dma.axi.rlast.eq(bus.rlast), dma.axi.rvalid.eq(bus.rvalid & ~r_to_f),
+            bus.rready.eq(Mux(r_to_f, f_rready, dma.axi.rready)),
+        ]
+        for name in ("awid", "awaddr", "awlen", "awsize", "awburst", "awvalid", "wdata",
+                     "wstrb", "wlast", "wvalid", "bready"):
+            m.d.comb += getattr(bus, name).eq(getattr(dma.axi, name))
+        for name in ("awready", "wready", "bid", "bresp", "bvalid"):
+            m.d.comb += getattr(dma.axi, name).eq(getattr(bus, name))
+
+        # ---- command fetcher --------------------------------------------------------------
+        beats_per_cmd = COMMAND_BITS // cfg.bus_data_bits
+        fifo_depth = 8
+        core.submodules.cmd_fifo = cmd_fifo = SyncFIFO(width=COMMAND_BITS, depth=fifo_depth)
+        f_next = Signal(64)          # next command word address to request
+        f_left = Signal(32)          # words not yet requested
+        f_inflight = Signal(range(5))  # words of the burst in flight
+        f_busy = Signal()            # a burst is in flight
+        f_err = Signal()             # an error response was seen in this burst
+        f_err_addr = Signal(64)
+        f_err_code = Signal(ErrorCode)
+        f_beat = Signal(range(max(2, beats_per_cmd)))
+        f_word = Signal(COMMAND_BITS)
+        f_beat_addr = Signal(64)
+        to64 = Signal(3)
+        m.d.comb += to64.eq((64 - f_next[:6]) >> 4)
+        n_words = Signal(3)
+        m.d.comb += n_words.eq(Mux(f_left < to64, f_left, to64))
+        fetching = Signal()
+        can_issue = fetching & (f_left != 0) & ~f_busy & ~f_arvalid & \
+            (cmd_fifo.level <= fifo_depth - 4) & (err_code == ErrorCode.NONE) & ~raise_err
+        with core.If(can_issue):
+            core.d.sync += [f_arvalid.eq(1), f_araddr.eq(f_next),
+                            f_arlen.eq(n_words * beats_per_cmd - 1), f_busy.eq(1),
+                            f_inflight.eq(n_words), f_beat_addr.eq(f_next),
+                            f_next.eq(f_next + (n_words << 4)), f_left.eq(f_left - n_words)]
+        with core.If(f_arvalid & f_arready):
+            core.d.sync += f_arvalid.eq(0)
+        m.d.comb += f_rready.eq(1)
+        r_fire_f = bus.rvalid & r_to_f
+        m.d.comb += cmd_fifo.w_data.eq(Cat(f_word[cfg.bus_data_bits:], bus.rdata)
+                                       if beats_per_cmd > 1 else bus.rdata)
+        with core.If(r_fire_f):
+            core.d.sync += f_beat_addr.eq(f_beat_addr + wb)
+            with core.If(bus.rresp != Resp.OKAY), core.If(~f_err):
+                core.d.sync += [f_err.eq(1), f_err_addr.eq(f_beat_addr),
+                                f_err_code.eq(Mux(bus.rresp == Resp.DECERR,
+                                                  ErrorCode.AXI_DECERR,
+                                                  ErrorCode.AXI_SLVERR))]
+            if beats_per_cmd > 1:
+                core.d.sync += [f_word.eq(Cat(f_word[cfg.bus_data_bits:], bus.rdata)),
+                                f_beat.eq(Mux(f_beat == beats_per_cmd - 1, 0, f_beat + 1))]
+                last_beat = f_beat == beats_per_cmd - 1
+            else:
+                last_beat = Const(1)
+            with core.If(last_beat & ~f_err & (bus.rresp == Resp.OKAY)):
+                core.d.comb += cmd_fifo.w_en.eq(1)
+            with core.If(bus.rlast):
+                core.d.sync += f_busy.eq(0)
+        with core.If(f_err & ~f_busy):
+            report(core, f_err_code, f_err_addr)
+
+        # ---- DMA unit -------------------------------------------------------------------------
+        dma_busy = Signal()
+        dma_cmd = Signal(Command)
+        Signal()
+        d_desc_valid = Signal()
+        m.d.comb += [
+            dma.desc.valid.eq(d_desc_valid),
+            dma.desc.payload.dir.eq(Mux(dma_cmd.dma.op == Opcode.STORE, DmaDir.TO_DRAM,
+                                        DmaDir.TO_TCM)),
+            dma.desc.payload.dram_addr.eq(dma_cmd.dma.dram_addr),
+            dma.desc.payload.tcm_addr.eq(dma_cmd.dma.tcm_addr[wbb:]),
+            dma.desc.payload.row_bytes.eq(dma_cmd.dma.length),
+            dma.desc.payload.rows.eq(1),
+            dma.desc.payload.dram_stride.eq(0),
+            dma.desc.payload.tcm_stride.eq(0),
+            dma.done.ready.eq(1),
+        ]
+        with core.If(dma.desc.valid & dma.desc.ready):
+            core.d.sync += d_desc_valid.eq(0)
+        dma_err_map = {
+            DmaError.SLVERR: ErrorCode.AXI_SLVERR, DmaError.DECERR: ErrorCode.AXI_DECERR,
+            DmaError.ZERO_LENGTH: ErrorCode.BAD_LENGTH, DmaError.MISALIGNED: ErrorCode.BAD_LENGTH,
+            DmaError.TCM_RANGE: ErrorCode.TCM_RANGE, DmaError.DRAM_WINDOW: ErrorCode.DRAM_RANGE,
+        }
+        dma_cmd_addr = Signal(64)
+        with core.If(dma.done.valid):
+            core.d.sync += dma_busy.eq(0)
+            with core.Switch(dma.done.payload.error):
+                for de, ec in dma_err_map.items():
+                    with core.Case(de):
+                        if ec in (ErrorCode.AXI_SLVERR, ErrorCode.AXI_DECERR):
+                            a = dma.done.payload.fault_addr
+                        elif ec == ErrorCode.TCM_RANGE:
+                            a = dma_cmd.dma.tcm_addr
+                        elif ec == ErrorCode.DRAM_RANGE:
+                            a = dma_cmd.dma.dram_addr
+                        else:
+                            a = dma_cmd_addr
+                        report(core, ec, a)
+
+        # ---- compute unit: GEMV feeder, engine, y writer ----------------------------------------
+        g = Signal(Command)              # the GEMV being run
+        c_start = Signal()               # dispatcher issues a GEMV this cycle
+        c_active = Signal()
+        sparse = g.gemv.flags.sparse
+        nb = g.gemv.k_blocks
+        rts = g.gemv.row_tiles
+        sp_log, dn_log = _log2(bs // 4), _log2(bs // 2)
+        steps = Signal(26)
+        m.d.comb += steps.eq(Mux(sparse, nb << sp_log, nb << dn_log))
+
+        def lines(nbytes):
+            return (nbytes + ln - 1) >> lnb
+
+        v_lines, p_lines, s_lines = Signal(24), Signal(24), Signal(24)
+        xc_lines, xs_lines = Signal(24), Signal(24)
+        panel_lines = Signal(24)
+        m.d.comb += [
+            v_lines.eq(lines(steps * lanes)),
+            p_lines.eq(Mux(sparse, lines((steps * lanes + 1) >> 1), 0)),
+            s_lines.eq(lines(nb * lanes)),
+            xc_lines.eq(lines(nb * (bs // 2))),
+            xs_lines.eq(lines(nb)),
+            panel_lines.eq(v_lines + p_lines + s_lines),
+        ]
+        w_line, x_line = Signal(laddr_bits + 1), Signal(laddr_bits + 1)
+        m.d.comb += [w_line.eq(g.gemv.w_addr >> lnb), x_line.eq(g.gemv.x_addr >> lnb)]
+        w_end = Signal(48)
+        x_end = Signal(32)
+        y_end = Signal(32)
+        m.d.comb += [
+            w_end.eq(g.gemv.w_addr + ((rts * panel_lines) << lnb)),
+            x_end.eq(g.gemv.x_addr + ((xc_lines + xs_lines) << lnb)),
+            y_end.eq(g.gemv.y_addr + ((rts * lanes) << 2)),
+        ]
+
+        readers = {
+            "val": PlaneReader(line_bits=line_bits, elem_bits=8 * lanes, addr_bits=laddr_bits),
+            "pat": PlaneReader(line_bits=line_bits, elem_bits=4 * lanes, addr_bits=laddr_bits),
+            "wsc": PlaneReader(line_bits=line_bits, elem_bits=8 * lanes, addr_bits=laddr_bits),
+            "xc": PlaneReader(line_bits=line_bits, elem_bits=16, addr_bits=laddr_bits),
+            "xs": PlaneReader(line_bits=line_bits, elem_bits=8, addr_bits=laddr_bits),
+        }
+        for name, r in readers.items():
+            comp.submodules[f"rd_{name}"] = r
+        order = list(readers)
+        # Line read arbiter (fixed priority; each reader is credit-limited) and response routing.
+        comp.submodules.rid_fifo = rid_fifo = SyncFIFO(width=3, depth=16)
+        grant = Signal(3)
+        any_req = Signal()
+        for i in reversed(range(len(order))):
+            with comp.If(readers[order[i]].req.valid):
+                comp.d.comb += [grant.eq(i), any_req.eq(1)]
+        req_addr = Signal(laddr_bits)
+        with m.Switch(grant):
+            for i, n in enumerate(order):
+                with m.Case(i):
+                    m.d.comb += req_addr.eq(readers[n].req.payload)
+        m.d.comb += [
+            tcm.compute_req.valid.eq(any_req & rid_fifo.w_rdy),
+            tcm.compute_req.payload.addr.eq(req_addr << _log2(cfg.tcm_banks)),
+            tcm.compute_req.payload.wide.eq(1),
+            rid_fifo.w_data.eq(grant),
+            rid_fifo.w_en.eq(tcm.compute_req.valid & tcm.compute_req.ready),
+        ]
+        for i, n in enumerate(order):
+            m.d.comb += readers[n].req.ready.eq(tcm.compute_req.ready & rid_fifo.w_rdy &
+                                                any_req & (grant == i))
+        m.d.comb += tcm.compute_resp.ready.eq(1)
+        resp_line = Cat(*[tcm.compute_resp.payload[i] for i in range(cfg.tcm_banks)])
+        for i, n in enumerate(order):
+            m.d.comb += [readers[n].resp_valid.eq(tcm.compute_resp.valid &
+                                                  (rid_fifo.r_data == i)),
+                         readers[n].resp_data.eq(resp_line)]
+        m.d.comb += rid_fifo.r_en.eq(tcm.compute_resp.valid)
+
+        # Row-tile sequencer.
+        rt = Signal(16)
+        step_in_rt = Signal(26)
+        s_in_blk = Signal(8)
+        feeding = Signal()
+        starting = Signal()
+        job_sent = Signal()
+        all_idle = Signal()
+        m.d.comb += all_idle.eq(Cat(*[r.idle for r in readers.values()]).all())
+        panel_base = Signal(laddr_bits + 24)
+        with comp.If(starting & all_idle):
+            comp.d.comb += [r.start.eq(1) for r in readers.values()]
+            comp.d.sync += [starting.eq(0), feeding.eq(1), step_in_rt.eq(0), s_in_blk.eq(0)]
+        m.d.comb += [
+            readers["val"].base.eq(panel_base), readers["val"].lines.eq(v_lines),
+            readers["pat"].base.eq(panel_base + v_lines), readers["pat"].lines.eq(p_lines),
+            readers["wsc"].base.eq(panel_base + v_lines + p_lines),
+            readers["wsc"].lines.eq(s_lines),
+            readers["xc"].base.eq(x_line), readers["xc"].lines.eq(xc_lines),
+            readers["xs"].base.eq(x_line + xc_lines), readers["xs"].lines.eq(xs_lines),
+        ]
+        # Join the planes into one step beat.
+        st = engine.step
+        val, pat, xc = readers["val"].out, readers["pat"].out, readers["xc"].out
+        wsc, xs = readers["wsc"].out, readers["xs"].out
+        blk_last = s_in_blk == Mux(sparse, bs // 4 - 1, bs // 2 - 1)
+        parity = step_in_rt[0]
+        m.d.comb += st.valid.eq(feeding & val.valid & (pat.valid | ~sparse) & xc.valid &
+                                wsc.valid & xs.valid)
+        m.d.comb += [st.payload.w.eq(val.payload), st.payload.scale_w.eq(wsc.payload),
+                     st.payload.scale_x.eq(xs.payload)]
+        for i in range(lanes):
+            nib = pat.payload[4 * i:4 * i + 4]
+            m.d.comb += st.payload.pattern[i].eq(Mux(nib[3], 7, nib[:3]))
+        with m.If(sparse):
+            m.d.comb += st.payload.x.as_value().eq(xc.payload)
+        with m.Else():
+            m.d.comb += st.payload.x.as_value().eq(Mux(parity, xc.payload[8:16],
+                                                       xc.payload[0:8]))
+        st_fire = st.valid & st.ready
+        m.d.comb += [
+            val.ready.eq(st_fire), pat.ready.eq(st_fire & sparse),
+            xc.ready.eq(st_fire & (sparse | parity)),
+            wsc.ready.eq(st_fire & blk_last), xs.ready.eq(st_fire & blk_last),
+        ]
+        with comp.If(st_fire):
+            comp.d.sync += [step_in_rt.eq(step_in_rt + 1),
+                            s_in_blk.eq(Mux(blk_last, 0, s_in_blk + 1))]
+            with comp.If(step_in_rt == steps - 1):
+                comp.d.sync += [feeding.eq(0), rt.eq(rt + 1)]
+                with comp.If(rt != rts - 1):
+                    comp.d.sync += [starting.eq(1), panel_base.eq(panel_base + panel_lines)]
+        # Engine job (all row tiles at once).
+        c_ok = Signal()
+        m.d.comb += [engine.job.valid.eq(c_ok & ~job_sent),
+                     engine.job.payload.sparse.eq(sparse),
+                     engine.job.payload.last.eq(g.gemv.flags.last),
+                     engine.job.payload.row_tiles.eq(rts),
+                     engine.job.payload.k_blocks.eq(nb)]
+        with comp.If(engine.job.valid & engine.job.ready):
+            comp.d.sync += job_sent.eq(1)
+        # y writer: one y beat -> lanes*4/wb TCM words through the vec port.
+        wpr = lanes * 4 // wb
+        y_j = Signal(range(max(2, wpr)))
+        y_rt = Signal(16)
+        y_words = Array(engine.y.payload.as_value()[j * wb * 8:(j + 1) * wb * 8]
+                        for j in range(wpr))
+        m.d.comb += [
+            tcm.vec_req.valid.eq(engine.y.valid),
+            tcm.vec_req.payload.write.eq(1),
+            tcm.vec_req.payload.addr.eq((g.gemv.y_addr >> wbb) + y_rt * wpr + y_j),
+            tcm.vec_req.payload.data.eq(y_words[y_j]),
+            tcm.vec_resp.ready.eq(1),
+        ]
+        y_last_word = y_j == wpr - 1
+        m.d.comb += engine.y.ready.eq(tcm.vec_req.ready & y_last_word)
+        with comp.If(tcm.vec_req.valid & tcm.vec_req.ready):
+            comp.d.sync += y_j.eq(Mux(y_last_word, 0, y_j + 1))
+            with comp.If(y_last_word):
+                comp.d.sync += y_rt.eq(y_rt + 1)
+        # Start / finish of a GEMV.
+        c_checking = Signal()
+        with comp.If(c_start):
+            comp.d.sync += [c_active.eq(1), c_checking.eq(1), job_sent.eq(0), rt.eq(0), c_ok.eq(0),
+                            y_rt.eq(0), y_j.eq(0)]
+        gemv_cmd_addr = Signal(64)
+        with comp.If(c_checking):
+            comp.d.sync += c_checking.eq(0)
+            misaligned = (g.gemv.w_addr[:lnb] != 0) | (g.gemv.x_addr[:lnb] != 0) | \
+                (g.gemv.y_addr[:wbb] != 0)
+            with comp.If((rts == 0) | (nb == 0) | misaligned):
+                report(comp, ErrorCode.BAD_LENGTH, gemv_cmd_addr)
+            with comp.Elif((rts > 1) & ~(g.gemv.flags.first & g.gemv.flags.last)):
+                report(comp, ErrorCode.BAD_GEMV, gemv_cmd_addr)
+            with comp.Elif(x_end > tcm_bytes):
+                report(comp, ErrorCode.TCM_RANGE, g.gemv.x_addr)
+            with comp.Elif(w_end > tcm_bytes):
+                report(comp, ErrorCode.TCM_RANGE, g.gemv.w_addr)
+            with comp.Elif(g.gemv.flags.last & (y_end > tcm_bytes)):
+                report(comp, ErrorCode.TCM_RANGE, g.gemv.y_addr)
+            with comp.Else():
+                comp.d.sync += [starting.eq(1), panel_base.eq(w_line), c_ok.eq(1)]
+        comp_busy = Signal()
+        m.d.comb += comp_busy.eq(c_active)
+        with comp.If(c_active & ~c_checking & ~starting & ~feeding & job_sent &
+                     ~engine.busy & ~c_start):
+            comp.d.sync += c_active.eq(0)
+        # Invalid pattern: fault address as golden.compile.execute reports it.
+        f = engine.fault
+        pat_fault = Signal(64)
+        m.d.comb += pat_fault.eq(g.gemv.w_addr + ((f.row_tile * panel_lines + v_lines) << lnb) +
+                                 ((f.step * lanes + f.lane) >> 1))
+        with comp.If(engine.error):
+            report(comp, ErrorCode.INVALID_PATTERN, pat_fault)
+
+        # ---- dispatcher --------------------------------------------------------------------------
+        head = Signal(Command)
+        m.d.comb += head.as_value().eq(cmd_fifo.r_data)
+        popped = Signal(32)                         # words taken from the list so far
+        head_addr = Signal(64)
+        m.d.comb += head_addr.eq(cmd_base + (popped << 4))
+        sync_mask = Signal(2)
+        is_end = Signal()
+        pop_cmd = Signal()
+        with core.If(pop_cmd):
+            core.d.sync += popped.eq(popped + 1)
+        start = csr.start
+        drain_done = Signal()
+        m.d.comb += drain_done.eq((state == _State.DRAIN) & ~dma_busy & ~f_busy & ~f_arvalid &
+                                  all_idle)
+        core.d.comb += comp_clear.eq(start | drain_done)
+        with core.Switch(state):
+            with core.Case(_State.IDLE), core.If(start):
+                core.d.sync += [state.eq(_State.CHECK), running.eq(1), done.eq(0),
+                                err_code.eq(ErrorCode.NONE), err_addr.eq(0),
+                                cmd_base.eq(csr.cmd_base), cmd_count.eq(csr.cmd_count),
+                                popped.eq(0), f_err.eq(0)]
+            with core.Case(_State.CHECK):
+                with core.If(cmd_count == 0):
+                    report(core, ErrorCode.BAD_LENGTH, cmd_base)
+                with core.Elif((cmd_base < win_lo) |
+                               (cmd_base + (cmd_count << 4) > win_hi)):
+                    report(core, ErrorCode.DRAM_RANGE, cmd_base)
+                with core.Else():
+                    core.d.sync += [state.eq(_State.RUN), fetching.eq(1), f_next.eq(cmd_base),
+                                    f_left.eq(cmd_count)]
+            with core.Case(_State.RUN):
+                with core.If(cmd_fifo.r_rdy):
+                    op = head.dma.op
+                    with core.Switch(op):
+                        with core.Case(Opcode.LOAD, Opcode.STORE):
+                            with core.If(~dma_busy):
+                                bad = (head.dma.length >> 24 != 0) | (head.dma.tcm_addr[:wbb] != 0)
+                                with core.If(bad):
+                                    report(core, ErrorCode.BAD_LENGTH, head_addr)
+                                with core.Elif(head.dma.dram_addr >> abits != 0):
+                                    report(core, ErrorCode.DRAM_RANGE,
+                                                          head.dma.dram_addr)
+                                with core.Else():
+                                    core.d.comb += pop_cmd.eq(1)
+                                    core.d.sync += [dma_cmd.eq(head), dma_busy.eq(1),
+                                                    d_desc_valid.eq(1),
+                                                    dma_cmd_addr.eq(head_addr)]
+                        with core.Case(Opcode.GEMV), core.If(~comp_busy):
+                            core.d.comb += [pop_cmd.eq(1), c_start.eq(1)]
+                            core.d.sync += [g.eq(head), gemv_cmd_addr.eq(head_addr)]
+                        with core.Case(Opcode.SYNC):
+                            core.d.comb += pop_cmd.eq(1)
+                            core.d.sync += [state.eq(_State.WAIT), is_end.eq(0),
+                                            sync_mask.eq(Cat(head.sync.mask.dma,
+                                                             head.sync.mask.compute))]
+                        with core.Case(Opcode.END):
+                            core.d.comb += pop_cmd.eq(1)
+                            core.d.sync += [state.eq(_State.WAIT), is_end.eq(1),
+                                            sync_mask.eq(0b11)]
+                        with core.Default():
+                            report(core, ErrorCode.UNKNOWN_OPCODE, head_addr)
+                with core.Elif((f_left == 0) & ~f_busy & (popped == cmd_count)):
+                    report(core, ErrorCode.BAD_LENGTH, cmd_base)
+            with core.Case(_State.WAIT):
+                waiting = (sync_mask[0] & (dma_busy | d_desc_valid)) | \
+                    (sync_mask[1] & comp_busy) | (is_end & (f_busy | f_arvalid))
+                with core.If(~waiting):
+                    with core.If(is_end):
+                        core.d.sync += [state.eq(_State.IDLE), running.eq(0), done.eq(1),
+                                        fetching.eq(0)]
+                    with core.Else():
+                        core.d.sync += state.eq(_State.RUN)
+            with core.Case(_State.DRAIN), core.If(drain_done):
+                core.d.sync += [state.eq(_State.IDLE), running.eq(0), fetching.eq(0)]
+        with core.If(first_err):
+            core.d.sync += [state.eq(_State.DRAIN), fetching.eq(0), d_desc_valid.eq(0)]
+            with core.If(~(dma.desc.valid & dma.desc.ready) & d_desc_valid):
+                core.d.sync += dma_busy.eq(0)      # never issued: nothing to wait for
+        # The fetcher's FIFO is emptied between runs.
+        fifo_flush = Signal()
+        m.d.comb += fifo_flush.eq((state == _State.IDLE) & cmd_fifo.r_rdy)
+        m.d.comb += cmd_fifo.r_en.eq(pop_cmd | fifo_flush)
+
+        for flag, code, addr in reversed(errs):
+            with m.If(flag):
+                m.d.comb += [raise_err.eq(1), new_code.eq(code), new_addr.eq(addr)]
+
+        # ---- interrupt events and counters -----------------------------------------------------
+        end_event = (state == _State.WAIT) & is_end & ~(
+            (sync_mask[0] & (dma_busy | d_desc_valid)) | (sync_mask[1] & comp_busy) |
+            f_busy | f_arvalid)
+        err_event = drain_done
+        m.d.comb += csr.irq_set.eq(Cat(end_event, err_event))
+        r_beat = bus.rvalid & bus.rready
+        w_beat = bus.wvalid & bus.wready
+        tcm_stall_prev = Signal(64)
+        tcm_stall_now = Cat(tcm.dma_stall_cycles, tcm.compute_stall_cycles)
+        core.d.sync += tcm_stall_prev.eq(tcm_stall_now)
+        c = csr.count
+        m.d.comb += [
+            c.cycles.eq(running),
+            c.busy.eq(running & (dma_busy | comp_busy)),
+            c.mac_active.eq(engine.mac_active),
+            c.stall_sync.eq(state == _State.WAIT),
+            c.stall_operand.eq(engine.stall_operand),
+            c.stall_tcm.eq(running & (tcm_stall_now != tcm_stall_prev)),
+            c.stall_axi.eq(dma_busy & ~r_beat & ~w_beat),
+            c.stall_fetch.eq((state == _State.RUN) & ~cmd_fifo.r_rdy),
+            c.dram_rd_bytes.eq(Mux(r_beat, wb, 0)),
+            c.dram_wr_bytes.eq(Mux(w_beat, wb, 0)),
+        ]
+        return m
