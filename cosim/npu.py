@@ -19,7 +19,7 @@ from hw.commands import ErrorCode
 from hw.config import NpuConfig
 from hw.csr import COUNTERS, register_map
 
-__all__ = ["GemvRun", "AxiMemory", "run_program_amaranth", "run_gemv_amaranth"]
+__all__ = ["AxiMemory", "GemvRun", "run_gemv_amaranth", "run_program_amaranth"]
 
 
 @dataclass

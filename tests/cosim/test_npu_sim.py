@@ -1,0 +1,136 @@
+"""NpuTop end to end in Amaranth's simulator: CSR programming, command list, DMA, GEMV.
+
+Every run is compared with golden.gemv_reference (y, bit for bit) and, for the error paths,
+with golden.compile.execute (error code, fault address, DRAM contents).
+"""
+
+import numpy as np
+import pytest
+
+from cosim.npu import run_program_amaranth
+from golden import gemv_reference, quant, sparse
+from golden.compile import compile_gemv, execute, panel_bytes
+from hw.axi import Resp
+from hw.commands import COMMAND_BYTES, ErrorCode, Opcode, encode
+from hw.config import NpuConfig
+
+
+def _operands(m, k, *, seed=0, sparse_w=True, fmt="mxfp4", block=32):
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((m, k)).astype(np.float32) * 2
+    x = rng.standard_normal(k).astype(np.float32)
+    if sparse_w:
+        w = sparse.prune_2_4(w)
+    qf = quant.quantize_mxfp4 if fmt == "mxfp4" else quant.quantize_nvfp4
+    return qf(w, block=block), qf(x, block=block)
+
+
+def _bits(a):
+    return np.asarray(a, dtype=np.float32).view(np.uint32)
+
+
+SMALL = NpuConfig(tcm_bank_words=64)     # 2 KiB TCM: several tiles even for small shapes
+
+
+@pytest.mark.parametrize("name,m,k,sp,cfg,kw", [
+    ("sparse_double_buffered", 40, 128, True, SMALL, {"p_ready": 1.0}),
+    ("dense_with_bus_back_pressure", 20, 96, False, SMALL, {"p_ready": 0.6}),
+    ("k_chunked", 8, 512, True, NpuConfig(tcm_bank_words=16), {}),
+    ("nvfp4_e4m3", 16, 64, True, NpuConfig(tcm_bank_words=64, block_size=16,
+                                           scale_format="e4m3"), {}),
+])
+def test_npu_gemv_bit_exact(name, m, k, sp, cfg, kw):
+    fmt, block = ("nvfp4", 16) if cfg.scale_format == "e4m3" else ("mxfp4", 32)
+    w, x = _operands(m, k, seed=len(name), sparse_w=sp, fmt=fmt, block=block)
+    prog = compile_gemv(w, x, config=cfg, sparse=sp)
+    run = run_program_amaranth(prog, seed=1, **kw)
+    assert run.status["error"] is ErrorCode.NONE and run.status["done"] == 1
+    np.testing.assert_array_equal(_bits(run.y), _bits(gemv_reference(w, x)))
+    # DRAM outside the y area is untouched; the interpreter writes the same image.
+    gold = execute(cfg, prog.image, prog.dram_base, prog.cmd_addr, prog.cmd_count)
+    assert run.image == gold.image
+    c = run.counters
+    steps = -(-m // cfg.lanes) * k // (4 if sp else 2)
+    assert c["mac_active"] == steps
+    assert c["dram_wr_bytes"] == prog.dram_write_bytes
+    assert c["dram_rd_bytes"] == prog.dram_read_bytes
+    assert c["cycles"] >= prog.bound_cycles
+
+
+def _patch_cmd(prog, index, op, **fields):
+    img = bytearray(prog.image)
+    o = prog.cmd_addr - prog.dram_base + index * COMMAND_BYTES
+    img[o:o + COMMAND_BYTES] = encode(op, **fields) if op is not None else fields["raw"]
+    return img
+
+
+def _nth(prog, opcode, n=0):
+    return [i for i, (op, _) in enumerate(prog.commands) if op is opcode][n]
+
+
+def _error_cases(prog):
+    cfg, base = prog.config, prog.dram_base
+    li = _nth(prog, Opcode.LOAD, 1)
+    lf = dict(prog.commands[li][1])
+    gi = _nth(prog, Opcode.GEMV)
+    gf = dict(prog.commands[gi][1])
+    v, _, _ = panel_bytes(cfg, gf["k_blocks"], True)
+    pat = bytearray(prog.image)
+    pat[prog.w_addr - base + v + 1] = 0x60 | (pat[prog.w_addr - base + v + 1] & 0x0F)
+    return {
+        "unknown_opcode": _patch_cmd(prog, 2, None, raw=bytes([0x0F]) + bytes(15)),
+        "dram_outside_window": _patch_cmd(prog, li, Opcode.LOAD,
+                                          **{**lf, "dram_addr": base + len(prog.image)}),
+        "tcm_out_of_range": _patch_cmd(prog, li, Opcode.LOAD,
+                                       **{**lf, "tcm_addr": cfg.tcm_bytes - 8}),
+        "zero_length": _patch_cmd(prog, li, Opcode.LOAD, **{**lf, "length": 0}),
+        "gemv_tcm_range": _patch_cmd(prog, gi, Opcode.GEMV,
+                                     **{**gf, "w_addr": cfg.tcm_bytes - 32}),
+        "invalid_pattern": pat,
+    }
+
+
+@pytest.mark.parametrize("case", ["unknown_opcode", "dram_outside_window", "tcm_out_of_range",
+                                  "zero_length", "gemv_tcm_range", "invalid_pattern"])
+def test_npu_error_paths_match_the_interpreter_and_recover(case):
+    w, x = _operands(24, 64, seed=5)
+    prog = compile_gemv(w, x, config=SMALL, sparse=True)
+    img = _error_cases(prog)[case]
+    gold = execute(prog.config, img, prog.dram_base, prog.cmd_addr, prog.cmd_count)
+    assert gold.error is not ErrorCode.NONE
+    w2, x2 = _operands(8, 64, seed=6)
+    prog2 = compile_gemv(w2, x2, config=SMALL, sparse=True)
+    run, run2 = run_program_amaranth(prog, image=img, then=prog2)
+    assert run.status["error"] is gold.error
+    assert run.status["fault_addr"] == gold.fault_addr
+    assert run.status["done"] == 0 and run.status["irq_status"] == 0b10
+    yo = prog.y_addr - prog.dram_base
+    assert run.image[:yo] == img[:yo]                  # nothing written outside y
+    assert run.image[yo:] == gold.image[yo:]
+    # After a soft reset the next command list runs.
+    assert run2.status["error"] is ErrorCode.NONE and run2.status["done"] == 1
+    np.testing.assert_array_equal(_bits(run2.y), _bits(gemv_reference(w2, x2)))
+
+
+def test_npu_axi_read_error_is_reported_without_hang():
+    w, x = _operands(16, 64, seed=7)
+    prog = compile_gemv(w, x, config=SMALL, sparse=True)
+    bad = prog.w_addr + 64
+    run = run_program_amaranth(prog, errors={(bad, bad + 8): Resp.SLVERR})
+    assert run.status["error"] is ErrorCode.AXI_SLVERR
+    assert run.status["fault_addr"] == bad
+    yo = prog.y_addr - prog.dram_base
+    assert run.image[yo:] == prog.image[yo:]
+
+
+def test_npu_command_list_without_end_and_empty_list():
+    w, x = _operands(8, 64, seed=8)
+    prog = compile_gemv(w, x, config=SMALL, sparse=True)
+    run = run_program_amaranth(prog, cmd_count=prog.cmd_count - 1)
+    assert (run.status["error"], run.status["fault_addr"]) == (ErrorCode.BAD_LENGTH,
+                                                              prog.cmd_addr)
+    run = run_program_amaranth(prog, cmd_count=0)
+    assert run.status["error"] is ErrorCode.BAD_LENGTH
+    run = run_program_amaranth(prog, window=(prog.dram_base + 64, len(prog.image)))
+    assert (run.status["error"], run.status["fault_addr"]) == (ErrorCode.DRAM_RANGE,
+                                                              prog.cmd_addr)
