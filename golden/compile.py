@@ -447,7 +447,8 @@ class ExecResult:
 
 def execute(config: NpuConfig, image, dram_base: int, cmd_addr: int, cmd_count: int, *,
             check_hazards: bool = True) -> ExecResult:
-    """Run a command list on a copy of a DRAM image, as the NPU does, in numpy.
+    """Run a command list on a copy of a DRAM image, as the NPU does, in numpy (LUT: not
+    modelled yet, raises NotImplementedError).
 
     The DRAM window is ``[dram_base, dram_base + len(image))``. Commands run in list
     order; errors stop the run with the code and fault address the RTL reports (see
@@ -498,10 +499,11 @@ def execute(config: NpuConfig, image, dram_base: int, cmd_addr: int, cmd_count: 
                 raise _Fault(ErrorCode.UNKNOWN_OPCODE, a)
             if op in (Opcode.LOAD, Opcode.STORE):
                 n, t, d = f["length"], f["tcm_addr"], f["dram_addr"]
-                if n == 0 or n % bb or d % bb or t % bb:
+                # Same order as the RTL (hw.Dma): length/alignment, TCM, DRAM window.
+                if n == 0 or n >= 1 << 24 or n % bb or d % bb or t % bb:
                     raise _Fault(ErrorCode.BAD_LENGTH, a)
-                dram_range(d, n)
                 tcm_range(t, n)
+                dram_range(d, n)
                 if op == Opcode.LOAD:
                     note("dma", t, t + n, True)
                     tcm[t:t + n] = img[d - dram_base:d - dram_base + n]
@@ -534,7 +536,8 @@ def _gemv(config, tcm, f, acc, note, tcm_range, cmd_at):
     flags = f["flags"]
     sparse = bool(flags["sparse"])
     rt, nbk = f["row_tiles"], f["k_blocks"]
-    if rt == 0 or nbk == 0:
+    ln, wb = line_bytes(config), config.tcm_word_bits // 8
+    if rt == 0 or nbk == 0 or f["w_addr"] % ln or f["x_addr"] % ln or f["y_addr"] % wb:
         raise _Fault(ErrorCode.BAD_LENGTH, cmd_at)
     if rt > 1 and not (flags["first"] and flags["last"]):
         raise _Fault(ErrorCode.BAD_GEMV, cmd_at)
@@ -545,6 +548,8 @@ def _gemv(config, tcm, f, acc, note, tcm_range, cmd_at):
     xa, wa, ya = f["x_addr"], f["w_addr"], f["y_addr"]
     tcm_range(xa, xc + xs)
     tcm_range(wa, rt * (v + p + s))
+    if flags["last"]:
+        tcm_range(ya, rt * lanes * 4)
     note("compute", xa, xa + xc + xs, False)
     note("compute", wa, wa + rt * (v + p + s), False)
     xcodes = unpack_nibbles(np.frombuffer(bytes(tcm[xa:xa + nbk * bs // 2]), np.uint8))
