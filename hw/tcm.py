@@ -145,7 +145,7 @@ class Tcm(wiring.Component):
         stalls = [self.dma_stall_cycles, self.compute_stall_cycles, self.vec_stall_cycles]
         resp_bits = [word, word * nb, word]
 
-        banks, rows, writes, eligible, urgent, grant = [], [], [], [], [], []
+        banks, rows, writes, eligible, urgent, grant, accepted = [], [], [], [], [], [], []
         inflight, inflight_bank, inflight_wide = [], [], []
         for i, name in enumerate(PORTS):
             req = reqs[i]
@@ -208,7 +208,9 @@ class Tcm(wiring.Component):
                 infl_bank.eq(bank),
                 infl_wide.eq(req.payload.wide if name == "compute" else 0),
             ]
-            lost = elig & ~grant[i]
+            acc = Signal(name=f"{name}_accepted")
+            accepted.append(acc)
+            lost = elig & ~acc
             with m.If(lost):
                 m.d.sync += stalls[i].eq(stalls[i] + 1)
                 with m.If(~urg):
@@ -216,20 +218,57 @@ class Tcm(wiring.Component):
             with m.Else():
                 m.d.sync += age.eq(0)
 
+        # Posted DMA write: a DMA write that loses its bank is accepted anyway into this
+        # one-entry buffer and written next cycle with absolute priority on its bank, so the
+        # DMA (and with it the AXI R channel) does not stall behind a wide compute read.
+        post_valid = Signal()
+        post_bank = Signal(range(nb))
+        post_row = Signal(len(rows[0]))
+        post_data = Signal(word)
+        post_mask = Signal(nb)
+        m.d.comb += post_mask.eq(Mux(post_valid, 1 << post_bank, 0))
+        dma_write = Signal()
+        m.d.comb += dma_write.eq(self.dma_req.valid & self.dma_req.payload.write)
+
+        # A requester that the posted write blocks this cycle reserves no bank either, so the
+        # next DMA write can go straight in and the posted buffer empties.
+        live = [eligible[j] & ~(banks[j] & post_mask).any() for j in range(len(PORTS))]
         for i in range(len(PORTS)):
-            blocked = Const(0, 1)
+            blocked = (banks[i] & post_mask).any()
             for j in range(len(PORTS)):
                 if j == i:
                     continue
-                # j outranks i: urgent first, then fixed order.
+                # j outranks i: urgent first, then fixed order; a DMA write ranks last, since
+                # losing costs it nothing (it is posted).
                 if j < i:
                     beats = urgent[j] | ~urgent[i]
                 else:
                     beats = urgent[j] & ~urgent[i]
-                blocked = blocked | (eligible[j] & beats & (banks[j] & banks[i]).any())
+                if PORTS[j] == "dma":
+                    beats = beats & ~dma_write
+                if PORTS[i] == "dma":
+                    beats = beats | dma_write
+                blocked = blocked | (live[j] & beats & (banks[j] & banks[i]).any())
+            m.d.comb += grant[i].eq(eligible[i] & ~blocked)
+
+        # Posting is refused while another requester is urgent, so that a stream of DMA
+        # writes to one bank cannot starve it.
+        others_urgent = Const(0, 1)
+        for j in range(1, len(PORTS)):
+            others_urgent = others_urgent | (eligible[j] & urgent[j])
+        post = Signal()
+        m.d.comb += post.eq(dma_write & ~grant[0] & ~others_urgent)
+        m.d.sync += post_valid.eq(post)
+        with m.If(post):
+            m.d.sync += [
+                post_bank.eq(self.dma_req.payload.addr[:bank_bits] if bank_bits else 0),
+                post_row.eq(rows[0]),
+                post_data.eq(self.dma_req.payload.data),
+            ]
+        for i in range(len(PORTS)):
             m.d.comb += [
-                grant[i].eq(eligible[i] & ~blocked),
-                reqs[i].ready.eq(grant[i]),
+                accepted[i].eq(grant[i] | post if PORTS[i] == "dma" else grant[i]),
+                reqs[i].ready.eq(accepted[i]),
             ]
 
         for b in range(nb):
@@ -246,4 +285,6 @@ class Tcm(wiring.Component):
                         ]
                     else:
                         m.d.comb += rp.en.eq(1)
+            with m.If(post_mask[b]):
+                m.d.comb += [wp.addr.eq(post_row), wp.data.eq(post_data), wp.en.eq(1)]
         return m
