@@ -24,6 +24,15 @@ higher fixed priority, and the winner's age restarts), so nothing starves. A wid
 read reserves all banks against lower-ranked requesters, so narrow traffic cannot keep
 cutting in front of it.
 
+Posted DMA writes: a DMA *write* ranks last, and when it loses its bank it is accepted
+anyway into a one-entry post buffer and written in the next cycle with absolute priority on
+its bank (nothing else touches that bank in that cycle, so a later read of the address sees
+the new word). DMA writes therefore never stall the AXI read stream behind wide compute reads:
+a DMA write stream plus a wide-read stream run at 1 + N/2 words per cycle. Posting is refused
+while another requester is urgent (then the DMA write waits like any other), so a stream of
+posted writes cannot starve anyone. A posted write lands after any write that another port
+made to the same address in the same cycle.
+
 A conflict stalls the loser (its ``ready`` stays low); nothing is dropped, duplicated or
 reordered: each port's requests are served in order and its read responses come back in
 request order, one cycle after the grant at the earliest, through a two-entry buffer that a
