@@ -67,7 +67,7 @@ def flash_attention(q, k, v, *, causal: bool = True, exp: str = "lut",
     l_sum = np.zeros((hkv, g * tq, 1), dtype=np.float32)
     o = np.zeros((hkv, g * tq, d), dtype=np.float32)
     last = tk if not causal else int(pos.max()) + 1
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
         for j0 in range(0, last, block):
             j1 = min(tk, j0 + block)
             s = np.matmul(qf, kf[:, j0:j1].transpose(0, 2, 1)) * scale

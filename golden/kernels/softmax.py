@@ -43,9 +43,9 @@ def exp_lut(d) -> np.ndarray:
 
 def softmax_lut(x, axis: int = -1) -> np.ndarray:
     """Safe softmax of FP16 ``x`` along ``axis`` with exp from :data:`EXP_LUT`: float32."""
-    x16 = np.asarray(x).astype(np.float16)
-    m = np.max(x16, axis=axis, keepdims=True)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
+        x16 = np.asarray(x).astype(np.float16)  # beyond +-65504 -> +-Inf (IEEE)
+        m = np.max(x16, axis=axis, keepdims=True)
         d = x16 - m
     e = exp_lut(d).astype(np.float32)
     with np.errstate(invalid="ignore", divide="ignore"):
