@@ -24,8 +24,15 @@ from cocotbext.axi.constants import AxiResp
 # so waive DeprecationWarning raised from that package's own modules, and nothing else.
 warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"cocotbext\.axi\.")
 
-__all__ = ["axi_bus", "axil_bus", "PAUSE_PATTERNS", "pause_generator", "make_axi_ram",
-           "ErrorInjector", "BurstLog"]
+__all__ = [
+    "PAUSE_PATTERNS",
+    "BurstLog",
+    "ErrorInjector",
+    "axi_bus",
+    "axil_bus",
+    "make_axi_ram",
+    "pause_generator",
+]
 
 
 def axi_bus(dut, prefix: str = "axi") -> AxiBus:

@@ -19,7 +19,7 @@ from amaranth.lib.wiring import In, Out
 
 from .config import NpuConfig
 
-__all__ = ["Resp", "Burst", "Axi4Signature", "AxiLiteSignature", "axi_size"]
+__all__ = ["Axi4Signature", "AxiLiteSignature", "Burst", "Resp", "axi_size"]
 
 
 class Resp(enum.Enum, shape=2):
@@ -106,7 +106,7 @@ class Axi4Signature(wiring.Signature):
         })
 
     @classmethod
-    def from_config(cls, config: NpuConfig, *, id_width: int = 4) -> "Axi4Signature":
+    def from_config(cls, config: NpuConfig, *, id_width: int = 4) -> Axi4Signature:
         """The NPU's AXI4 master: ``bus_addr_bits`` address, ``bus_data_bits`` data."""
         return cls(addr_width=config.bus_addr_bits, data_width=config.bus_data_bits,
                    id_width=id_width)

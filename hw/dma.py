@@ -36,7 +36,7 @@ from amaranth.lib.wiring import In, Out
 
 from .axi import Axi4Signature, Burst, Resp, axi_size
 from .config import NpuConfig
-from .tcm import tcm_addr_bits, tcm_request_layout
+from .tcm import tcm_request_layout
 
 __all__ = ["Dma", "DmaDir", "DmaError", "dma_descriptor_layout", "dma_status_layout"]
 

@@ -49,7 +49,7 @@ from amaranth.lib.wiring import In, Out
 
 from .config import NpuConfig
 
-__all__ = ["Tcm", "tcm_addr_bits", "tcm_request_layout", "tcm_compute_request_layout"]
+__all__ = ["Tcm", "tcm_addr_bits", "tcm_compute_request_layout", "tcm_request_layout"]
 
 PORTS = ("dma", "compute", "vec")
 

@@ -333,8 +333,8 @@ async def back_to_back_descriptors_and_single_beats(dut):
 async def axi_error_is_reported_with_its_address_and_never_hangs(dut, direction, resp, pattern):
     env = Env(dut, pattern, seed=15)
     await env.reset()
-    d = dict(dram_addr=0x2000, tcm_addr=40, row_bytes=200 * env.wb, rows=1, dram_stride=0,
-             tcm_stride=0)
+    d = {"dram_addr": 0x2000, "tcm_addr": 40, "row_bytes": 200 * env.wb, "rows": 1, "dram_stride": 0,
+             "tcm_stride": 0}
     fault_beat = 77
     fault = d["dram_addr"] + fault_beat * env.wb
     inj = ErrorInjector(env.ram, read_faults=[(fault, fault, resp)] if direction ==
@@ -380,18 +380,18 @@ async def bad_descriptors_are_rejected_before_any_access(dut):
     dram = env.random_dram()
     tcm = await env.random_tcm()
     wb, words, amax = env.wb, env.words, (1 << env.cfg.bus_addr_bits) - 1
-    ok = dict(dram_addr=0x1000, tcm_addr=0, row_bytes=8 * wb, rows=1, dram_stride=0,
-              tcm_stride=0)
+    ok = {"dram_addr": 0x1000, "tcm_addr": 0, "row_bytes": 8 * wb, "rows": 1, "dram_stride": 0,
+              "tcm_stride": 0}
     cases = [
-        ("ZERO_LENGTH", dict(rows=0), 0x1000),
-        ("ZERO_LENGTH", dict(row_bytes=0), 0x1000),
-        ("MISALIGNED", dict(dram_addr=0x1004), 0x1004),
-        ("MISALIGNED", dict(row_bytes=8 * wb + 4), 0x1000),
-        ("MISALIGNED", dict(rows=2, dram_stride=0x104), 0x1000),
-        ("TCM_RANGE", dict(tcm_addr=words - 7), words - 7),
-        ("TCM_RANGE", dict(tcm_addr=1, rows=3, tcm_stride=words // 2), 1),
-        ("TCM_RANGE", dict(tcm_addr=1 << 23), 1 << 23),
-        ("DRAM_WINDOW", dict(dram_addr=amax - 2 * wb + 1), amax - 2 * wb + 1),
+        ("ZERO_LENGTH", {"rows": 0}, 0x1000),
+        ("ZERO_LENGTH", {"row_bytes": 0}, 0x1000),
+        ("MISALIGNED", {"dram_addr": 0x1004}, 0x1004),
+        ("MISALIGNED", {"row_bytes": 8 * wb + 4}, 0x1000),
+        ("MISALIGNED", {"rows": 2, "dram_stride": 0x104}, 0x1000),
+        ("TCM_RANGE", {"tcm_addr": words - 7}, words - 7),
+        ("TCM_RANGE", {"tcm_addr": 1, "rows": 3, "tcm_stride": words // 2}, 1),
+        ("TCM_RANGE", {"tcm_addr": 1 << 23}, 1 << 23),
+        ("DRAM_WINDOW", {"dram_addr": amax - 2 * wb + 1}, amax - 2 * wb + 1),
     ]
     for name, change, fault in cases:
         for direction in (DmaDir.TO_TCM, DmaDir.TO_DRAM):
@@ -400,8 +400,8 @@ async def bad_descriptors_are_rejected_before_any_access(dut):
                 (name, change, status)
     # A window: [0x1000, 0x1FFF].
     env.set_window(0x1000, 0x1FFF)
-    for change in (dict(dram_addr=0x0FF8), dict(dram_addr=0x1F00, row_bytes=0x108),
-                   dict(dram_addr=0x1800, rows=2, dram_stride=0x800)):
+    for change in ({"dram_addr": 0x0FF8}, {"dram_addr": 0x1F00, "row_bytes": 0x108},
+                   {"dram_addr": 0x1800, "rows": 2, "dram_stride": 0x800}):
         for direction in (DmaDir.TO_TCM, DmaDir.TO_DRAM):
             status = await env.run(dir=direction.value, **{**ok, **change})
             assert status["error"] == DmaError.DRAM_WINDOW.value, (change, status)
@@ -423,13 +423,13 @@ async def bench_dma_efficiency(dut):
     results = {}
     nbytes = min(env.words * wb, 1 << 16)
     cases = {
-        "dma_read": dict(dir=DmaDir.TO_TCM.value, dram_addr=0x1000, tcm_addr=0,
-                         row_bytes=nbytes, rows=1),
-        "dma_write": dict(dir=DmaDir.TO_DRAM.value, dram_addr=0x20000, tcm_addr=0,
-                          row_bytes=nbytes, rows=1),
-        "dma_2d_read": dict(dir=DmaDir.TO_TCM.value, dram_addr=0x100, tcm_addr=0,
-                            row_bytes=1024, rows=nbytes // 1024, dram_stride=3072,
-                            tcm_stride=1024 // wb),
+        "dma_read": {"dir": DmaDir.TO_TCM.value, "dram_addr": 0x1000, "tcm_addr": 0,
+                         "row_bytes": nbytes, "rows": 1},
+        "dma_write": {"dir": DmaDir.TO_DRAM.value, "dram_addr": 0x20000, "tcm_addr": 0,
+                          "row_bytes": nbytes, "rows": 1},
+        "dma_2d_read": {"dir": DmaDir.TO_TCM.value, "dram_addr": 0x100, "tcm_addr": 0,
+                            "row_bytes": 1024, "rows": nbytes // 1024, "dram_stride": 3072,
+                            "tcm_stride": 1024 // wb},
     }
     for name, d in cases.items():
         c0, b0 = int(dut.busy_cycles.value), int(dut.rd_bytes.value) + int(dut.wr_bytes.value)
@@ -441,5 +441,5 @@ async def bench_dma_efficiency(dut):
         results[f"{name}_efficiency"] = round(moved / (cycles * wb), 4)
         results[f"{name}_cycles"] = cycles
         results[f"{name}_bytes"] = moved
-    with open(os.environ["LUTNPU_BENCH_OUT"], "w") as f:
+    with open(os.environ["LUTNPU_BENCH_OUT"], "w") as f:  # noqa: ASYNC230 (once, at the end)
         json.dump(results, f)

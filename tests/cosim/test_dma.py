@@ -13,7 +13,7 @@ from cosim.runner import BUILD_ROOT, run_cocotb
 from cosim.tb.dma import DmaHarness
 from hw import NpuConfig
 
-CONFIG = dict(tcm_banks=4, tcm_bank_words=256, dma_max_burst=16, dma_max_outstanding=4)
+CONFIG = {"tcm_banks": 4, "tcm_bank_words": 256, "dma_max_burst": 16, "dma_max_outstanding": 4}
 
 
 def _run(group):
@@ -24,7 +24,6 @@ def _run(group):
                                  "COCOTB_TEST_FILTER": rf"\.{group}(/.*)?$"})
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("group", [
     "dram_to_tcm_1d_matches_every_byte_across_4k",
     "tcm_to_dram_1d_matches_every_byte_across_4k",

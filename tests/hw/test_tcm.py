@@ -162,7 +162,7 @@ def test_wide_read_returns_the_aligned_line():
 
 def test_dma_stream_runs_at_one_word_per_cycle_without_conflicts():
     traffic = {"dma": [("w", a, a * 3) for a in range(32)] + [("r", a) for a in range(32)]}
-    reads, stalls, log = rtl_run(NpuConfig(tcm_banks=4, tcm_bank_words=16), traffic)
+    reads, _stalls, log = rtl_run(NpuConfig(tcm_banks=4, tcm_bank_words=16), traffic)
     assert reads["dma"] == [a * 3 for a in range(32)]
     assert all(log[c] == {"dma"} for c in range(64))
 
@@ -172,7 +172,7 @@ def test_wide_compute_read_is_not_starved_by_a_dma_stream(starve_limit):
     # The DMA wants a bank every cycle; the wide read needs all banks, so it waits until it
     # turns urgent, then wins.
     traffic = {"dma": [("r", a % 64) for a in range(64)], "compute": [("line", 0)]}
-    reads, stalls, log = rtl_run(CFG, traffic, starve_limit=starve_limit)
+    _reads, stalls, log = rtl_run(CFG, traffic, starve_limit=starve_limit)
     won = next(c for c, acc in enumerate(log) if "compute" in acc)
     assert won == starve_limit
     assert stalls["compute"] == starve_limit
@@ -182,7 +182,7 @@ def test_gemv_pattern_dma_write_stream_never_stalls_and_wide_reads_get_half_the_
     n = 64
     traffic = {"dma": [("w", a, a + 1) for a in range(n)],
                "compute": [("line", 64 + 4 * k) for k in range(n // 2)]}
-    reads, stalls, log = rtl_run(NpuConfig(tcm_banks=4, tcm_bank_words=64), traffic)
+    _reads, stalls, log = rtl_run(NpuConfig(tcm_banks=4, tcm_bank_words=64), traffic)
     assert all("dma" in log[c] for c in range(n))
     assert sum("compute" in acc for acc in log[:n]) >= n // 2 - 1
     assert stalls["dma"] == 0
@@ -200,7 +200,7 @@ def test_posted_dma_writes_to_one_bank_do_not_starve_the_others():
 
 def test_vec_is_not_starved_by_dma_and_compute_on_its_bank():
     traffic = {"dma": [("r", 0)] * 60, "compute": [("r", 4)] * 60, "vec": [("w", 8, 1)] * 3}
-    _, stalls, log = rtl_run(CFG, traffic, starve_limit=4)
+    _, _stalls, log = rtl_run(CFG, traffic, starve_limit=4)
     vec_cycles = [c for c, acc in enumerate(log) if "vec" in acc]
     assert len(vec_cycles) == 3
     gaps = [b - a for a, b in zip([-1] + vec_cycles, vec_cycles)]
@@ -210,15 +210,15 @@ def test_vec_is_not_starved_by_dma_and_compute_on_its_bank():
 def _random_traffic(rng, config, n):
     words = config.tcm_banks * config.tcm_bank_words
     t = {"dma": [], "compute": [], "vec": []}
-    for p in t:
+    for p, reqs in t.items():
         for _ in range(n):
             addr = rng.randrange(min(words, 48))  # a small window: many conflicts and hits
             if p == "compute":
-                t[p].append((rng.choice(["r", "line"]), addr))
+                reqs.append((rng.choice(["r", "line"]), addr))
             elif rng.random() < 0.5:
-                t[p].append(("w", addr, rng.getrandbits(config.tcm_word_bits)))
+                reqs.append(("w", addr, rng.getrandbits(config.tcm_word_bits)))
             else:
-                t[p].append(("r", addr))
+                reqs.append(("r", addr))
     return t
 
 
@@ -230,7 +230,7 @@ def test_random_concurrent_traffic_matches_scoreboard(banks, p_valid, p_ready, s
     cfg = NpuConfig(tcm_banks=banks, tcm_bank_words=16)
     rng = random.Random(seed)
     traffic = _random_traffic(rng, cfg, 150)
-    reads, stalls, log = rtl_run(cfg, traffic, p_valid=p_valid, p_ready=p_ready, seed=seed,
+    reads, stalls, _log = rtl_run(cfg, traffic, p_valid=p_valid, p_ready=p_ready, seed=seed,
                                  starve_limit=rng.choice([1, 3, 8]))
     n_reads = sum(1 for p in traffic for r in traffic[p] if r[0] != "w")
     assert sum(len(v) for v in reads.values()) == n_reads
