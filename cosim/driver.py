@@ -141,7 +141,10 @@ def pause_pattern(kind: str, seed: int = 0):
     if kind == "alternate":
         return itertools.cycle([False, True])
     if kind == "random":
-        return (bool(v) for chunk in iter(lambda: rng.random(1024) < 0.5, None) for v in chunk)
+        def rand():
+            while True:
+                yield from (rng.random(1024) < 0.5).tolist()
+        return rand()
     if kind == "bursty":
         def gen():
             while True:

@@ -49,13 +49,14 @@ class BlockAccumulator(wiring.Component):
     E4M3 0x7F/0xFF) makes q, hence y, the canonical NaN 0x7FC00000.
 
     Pipeline: beat accept (integer sum) -> A: block sum and codes -> B: scale significand
-    product (E4M3) / exponent sum -> C: normalise -> D: round/pack q -> :class:`FP32Adder`
+    product (E4M3) / exponent sum -> C: leading-zero count -> N: normalise -> R: exponent
+    range -> D: subnormal shift -> E: round/pack q -> :class:`FP32Adder`
     (latency 4) -> row result register -> ``o``. Blocks of one row are added sequentially;
     the next block's add may start in the cycle the previous sum leaves the adder (forwarded),
     so a block of at least ``FP32Adder.latency`` beats never stalls the input; shorter blocks
     are still correct (the input is held until the adder is free). Latency from the cycle
-    the ``row_last`` beat is transferred to the cycle ``o.valid`` rises: :attr:`latency` = 9
-    (registers A, B, C, D, the 4 adder stages, the output register).
+    the ``row_last`` beat is transferred to the cycle ``o.valid`` rises: :attr:`latency` = 12
+    (7 scale-unit registers A, B, C, N, R, D, E; the 4 adder stages; the output register).
 
     Parameters
     ----------
@@ -100,7 +101,7 @@ class BlockAccumulator(wiring.Component):
         return self._config
 
     #: Cycles from the ``row_last`` beat's transfer to ``o.valid`` when nothing stalls.
-    latency = 9
+    latency = 12
 
     def elaborate(self, platform):
         m = Module()
@@ -122,9 +123,9 @@ class BlockAccumulator(wiring.Component):
         o_free = (~self.o.valid | self.o.ready) & ~(arrive & arrive_row_last)
 
         # ---- scale pipeline with one global stall -------------------------------------------
-        d_valid = Signal()
+        e_valid = Signal()
         advance = Signal()
-        m.d.comb += advance.eq(~d_valid | issue)
+        m.d.comb += advance.eq(~e_valid | issue)
         m.d.comb += self.i.ready.eq(advance)
 
         beat = self.i.payload
@@ -173,57 +174,98 @@ class BlockAccumulator(wiring.Component):
             m.d.sync += [b_valid.eq(a_valid), b_row_last.eq(a_row_last), b_mag.eq(mag),
                          b_k.eq(k), b_sign.eq(sign), b_nan.eq(nan)]
 
-        # C: normalise to a 24-bit significand with the leading 1 at bit 23.
-        lz = _leading_zeros(m, b_mag, mag_bits)
-        c_valid, c_row_last, c_sign, c_nan, c_zero = Signal(), Signal(), Signal(), Signal(), Signal()
-        c_n = Signal(24)
-        c_e = Signal(signed(11))                          # biased exponent if normal
+        # C: leading-zero count of the magnitude.
+        c_valid, c_row_last, c_sign, c_nan, c_zero = (Signal() for _ in range(5))
+        c_mag = Signal(mag_bits)
+        c_k = Signal(signed(10))
+        c_lz = Signal(range(mag_bits + 1))
         with m.If(advance):
             m.d.sync += [
                 c_valid.eq(b_valid), c_row_last.eq(b_row_last), c_sign.eq(b_sign),
-                c_nan.eq(b_nan), c_zero.eq(b_mag == 0),
-                c_n.eq((b_mag << (24 - mag_bits)) << lz),
-                # leading 1 at bit (mag_bits - 1 - lz) of mag: value = 1.f * 2^(that + k)
-                c_e.eq(b_k + (mag_bits - 1 + 127) - lz),
+                c_nan.eq(b_nan), c_zero.eq(b_mag == 0), c_mag.eq(b_mag), c_k.eq(b_k),
+                c_lz.eq(_leading_zeros(m, b_mag, mag_bits)),
             ]
 
-        # D: subnormal right shift with RNE, pack, specials -> q.
-        d_row_last = Signal()
-        q = Signal(32)
-        rshift = Signal(5)
-        m.d.comb += rshift.eq(Mux(c_e >= 1, 0, Mux(c_e < -25, 26, 1 - c_e)))
-        n3 = Signal(27)
-        m.d.comb += n3.eq(Cat(Const(0, 3), c_n) >> rshift)
-        lost = (n3 << rshift) != Cat(Const(0, 3), c_n)
-        sig = n3[3:27]
-        guard, rnd = n3[2], n3[1]
-        stk = n3[0] | lost
-        round_up = guard & (rnd | stk | sig[0])
-        e_field = Mux(c_e >= 1, c_e - 1, 0)
-        packed = Signal(33)
-        m.d.comb += packed.eq((e_field << 23) + sig + round_up)
-        q_next = Signal(32)
-        with m.If(c_nan):
-            m.d.comb += q_next.eq(CANONICAL_NAN)
-        with m.Elif(c_zero):
-            m.d.comb += q_next.eq(Cat(Const(0, 31), c_sign))
-        with m.Elif((c_e >= 255) | (packed >= POS_INF)):
-            m.d.comb += q_next.eq(Cat(Const(POS_INF, 31), c_sign))
-        with m.Else():
-            m.d.comb += q_next.eq(Cat(packed[:31], c_sign))
+        # N: normalise to a 24-bit significand with the leading 1 at bit 23, and the biased
+        # exponent it would have as a normal number.
+        n_valid, n_row_last, n_sign, n_nan, n_zero = (Signal() for _ in range(5))
+        n_sig = Signal(24)
+        n_e = Signal(signed(11))
         with m.If(advance):
-            m.d.sync += [d_valid.eq(c_valid), d_row_last.eq(c_row_last), q.eq(q_next)]
+            m.d.sync += [
+                n_valid.eq(c_valid), n_row_last.eq(c_row_last), n_sign.eq(c_sign),
+                n_nan.eq(c_nan), n_zero.eq(c_zero),
+                n_sig.eq((c_mag << (24 - mag_bits)) << c_lz),
+                # leading 1 at bit (mag_bits - 1 - lz) of mag: value = 1.f * 2^(that + k)
+                n_e.eq(c_k + (mag_bits - 1 + 127) - c_lz),
+            ]
+
+        # R: range: right shift for a subnormal result, exponent field, overflow.
+        r_valid, r_row_last, r_sign, r_nan, r_zero, r_ovf = (Signal() for _ in range(6))
+        r_sig = Signal(24)
+        r_shift = Signal(5)
+        r_efield = Signal(8)
+        with m.If(advance):
+            m.d.sync += [
+                r_valid.eq(n_valid), r_row_last.eq(n_row_last), r_sign.eq(n_sign),
+                r_nan.eq(n_nan), r_zero.eq(n_zero), r_ovf.eq(n_e >= 255), r_sig.eq(n_sig),
+                # >= 26 pushes even the leading 1 below the sticky position: same as 26.
+                r_shift.eq(Mux(n_e >= 1, 0, Mux(n_e < -25, 26, 1 - n_e))),
+                r_efield.eq(Mux(n_e >= 1, n_e - 1, 0)),
+            ]
+
+        # D: subnormal right shift; sticky from a thermometer mask, beside the shifter.
+        d_valid, d_row_last, d_sign, d_nan, d_zero, d_ovf = (Signal() for _ in range(6))
+        d_n3 = Signal(27)                                 # significand, guard, round, sticky
+        d_efield = Signal(8)
+        wide = Cat(Const(0, 3), r_sig)
+        n3 = Signal(27)
+        m.d.comb += n3.eq(wide >> r_shift)
+        lost = Cat(wide[j] & (r_shift > j) for j in range(27)).any()
+        with m.If(advance):
+            m.d.sync += [
+                d_valid.eq(r_valid), d_row_last.eq(r_row_last), d_sign.eq(r_sign),
+                d_nan.eq(r_nan), d_zero.eq(r_zero), d_ovf.eq(r_ovf),
+                d_n3.eq(n3 | lost), d_efield.eq(r_efield),
+            ]
+
+        # E: round to nearest even and pack (a rounding carry ripples into the exponent).
+        e_row_last = Signal()
+        q = Signal(32)
+        sig = d_n3[3:27]
+        guard, rnd, stk = d_n3[2], d_n3[1], d_n3[0]
+        round_up = guard & (rnd | stk | sig[0])
+        packed = Signal(33)
+        m.d.comb += packed.eq((d_efield << 23) + sig + round_up)
+        q_next = Signal(32)
+        with m.If(d_nan):
+            m.d.comb += q_next.eq(CANONICAL_NAN)
+        with m.Elif(d_zero):
+            m.d.comb += q_next.eq(Cat(Const(0, 31), d_sign))
+        with m.Elif(d_ovf | (packed >= POS_INF)):
+            m.d.comb += q_next.eq(Cat(Const(POS_INF, 31), d_sign))
+        with m.Else():
+            m.d.comb += q_next.eq(Cat(packed[:31], d_sign))
+        with m.If(advance):
+            m.d.sync += [e_valid.eq(d_valid), e_row_last.eq(d_row_last), q.eq(q_next)]
 
         # ---- adder issue: one add per row in flight, forwarding the arriving sum ---------------
-        m.d.comb += issue.eq(d_valid & ~busy & (~d_row_last | o_free))
+        m.d.comb += issue.eq(e_valid & ~busy & (~e_row_last | o_free))
+        # Operand a: +0.0 for a row's first block, else the running sum -- forwarded straight
+        # from the adder output in the cycle it arrives. The selects are registered one cycle
+        # ahead (from pend[L-2] and the next `first`) so the forwarding mux is one LUT level.
+        sel_s, sel_y = Signal(), Signal()
+        first_next = Mux(issue, e_row_last, first)
+        arrive_next = pend[L - 2] if L > 1 else issue
+        m.d.sync += [sel_s.eq(arrive_next & ~first_next), sel_y.eq(~arrive_next & ~first_next)]
         m.d.comb += [
-            adder.a.eq(Mux(first, 0, Mux(arrive, adder.s, y))),
+            adder.a.eq((adder.s & sel_s.replicate(32)) | (y & sel_y.replicate(32))),
             adder.b.eq(q),
         ]
         m.d.sync += [pend.eq(Cat(issue, pend[:L - 1])),
-                     pend_row_last.eq(Cat(issue & d_row_last, pend_row_last[:L - 1]))]
+                     pend_row_last.eq(Cat(issue & e_row_last, pend_row_last[:L - 1]))]
         with m.If(issue):
-            m.d.sync += first.eq(d_row_last)
+            m.d.sync += first.eq(e_row_last)
 
         # ---- results ----------------------------------------------------------------------------
         with m.If(arrive & ~arrive_row_last):

