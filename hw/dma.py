@@ -281,7 +281,7 @@ class Dma(wiring.Component):
                              w_dram.eq(w_dram_base + d.dram_stride), w_left.eq(row_words)]
 
         # Start addresses of the write bursts in flight, for the address of a B error.
-        bq = SyncFIFO(width=abits, depth=max_out)
+        bq = SyncFIFO(width=abits, depth=max(2, max_out))  # depth 1 emits zero-width wires
         m.submodules.burst_addrs = bq
         m.d.comb += [bq.w_en.eq(load & is_write), bq.w_data.eq(a_addr)]
         m.d.comb += axi.bready.eq(1)
