@@ -48,15 +48,15 @@ class BlockAccumulator(wiring.Component):
     range: overflow -> +-Inf, underflow -> subnormal or +-0. A NaN scale code (E8M0 255,
     E4M3 0x7F/0xFF) makes q, hence y, the canonical NaN 0x7FC00000.
 
-    Pipeline: beat accept (integer sum) -> A: block sum and codes -> B: scale significand
-    product (E4M3) / exponent sum -> C: leading-zero count -> N: normalise -> R: exponent
+    Pipeline: beat accept (integer sum) -> A: block sum and codes -> S: scale decode and
+    exponent sum -> B: exact magnitude (E4M3 significand product) -> C: leading-zero count -> N: normalise -> R: exponent
     range -> D: subnormal shift -> E: round/pack q -> :class:`FP32Adder`
     (latency 4) -> row result register -> ``o``. Blocks of one row are added sequentially;
     the next block's add may start in the cycle the previous sum leaves the adder (forwarded),
     so a block of at least ``FP32Adder.latency`` beats never stalls the input; shorter blocks
     are still correct (the input is held until the adder is free). Latency from the cycle
-    the ``row_last`` beat is transferred to the cycle ``o.valid`` rises: :attr:`latency` = 12
-    (7 scale-unit registers A, B, C, N, R, D, E; the 4 adder stages; the output register).
+    the ``row_last`` beat is transferred to the cycle ``o.valid`` rises: :attr:`latency` = 13
+    (8 scale-unit registers A, S, B, C, N, R, D, E; 4 adder stages; the output register).
 
     Parameters
     ----------
@@ -101,7 +101,7 @@ class BlockAccumulator(wiring.Component):
         return self._config
 
     #: Cycles from the ``row_last`` beat's transfer to ``o.valid`` when nothing stalls.
-    latency = 12
+    latency = 13
 
     def elaborate(self, platform):
         m = Module()
@@ -145,11 +145,12 @@ class BlockAccumulator(wiring.Component):
                 with m.Else():
                     m.d.sync += acc.eq(acc + beat.psum)
 
-        # B: |q| = mag * 2^k exactly, sign, NaN.
+        # S: decode the scales: |S_w * S_x * p| = |p| * msc * 2^k exactly, sign, NaN.
         mag_bits = self._sum_bits - 1 + (8 if e4m3 else 0)
-        b_valid, b_row_last, b_sign, b_nan = Signal(), Signal(), Signal(), Signal()
-        b_mag = Signal(mag_bits)
-        b_k = Signal(signed(10))
+        s_valid, s_row_last, s_sign, s_nan = Signal(), Signal(), Signal(), Signal()
+        s_pabs = Signal(self._sum_bits - 1)
+        s_msc = Signal(8)                                 # product of the scale significands
+        s_k = Signal(signed(10))
         p_neg = a_p < 0
         p_abs = Mux(p_neg, -a_p, a_p)
         if e4m3:
@@ -161,18 +162,27 @@ class BlockAccumulator(wiring.Component):
                 return sign, sig, e, nan
             sw_s, sw_m, sw_e, sw_nan = e4m3_parts(a_sw)
             sx_s, sx_m, sx_e, sx_nan = e4m3_parts(a_sx)
-            mag = p_abs * sw_m * sx_m
+            msc = sw_m * sx_m
             k = sw_e + sx_e - 22                          # (e_w - 10) + (e_x - 10) - 2
             sign = p_neg ^ sw_s ^ sx_s
             nan = sw_nan | sx_nan
         else:
-            mag = p_abs
+            msc = 1
             k = a_sw + a_sx - 256                         # 2^(cw-127) 2^(cx-127) / 4
             sign = p_neg
             nan = (a_sw == 0xFF) | (a_sx == 0xFF)
         with m.If(advance):
-            m.d.sync += [b_valid.eq(a_valid), b_row_last.eq(a_row_last), b_mag.eq(mag),
-                         b_k.eq(k), b_sign.eq(sign), b_nan.eq(nan)]
+            m.d.sync += [s_valid.eq(a_valid), s_row_last.eq(a_row_last), s_pabs.eq(p_abs),
+                         s_msc.eq(msc), s_k.eq(k), s_sign.eq(sign), s_nan.eq(nan)]
+
+        # B: the exact magnitude (one small multiply for E4M3; none for E8M0).
+        b_valid, b_row_last, b_sign, b_nan = Signal(), Signal(), Signal(), Signal()
+        b_mag = Signal(mag_bits)
+        b_k = Signal(signed(10))
+        with m.If(advance):
+            m.d.sync += [b_valid.eq(s_valid), b_row_last.eq(s_row_last),
+                         b_mag.eq(s_pabs * s_msc if e4m3 else s_pabs),
+                         b_k.eq(s_k), b_sign.eq(s_sign), b_nan.eq(s_nan)]
 
         # C: leading-zero count of the magnitude.
         c_valid, c_row_last, c_sign, c_nan, c_zero = (Signal() for _ in range(5))
