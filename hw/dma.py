@@ -261,7 +261,7 @@ class Dma(wiring.Component):
         w_dram = Signal(abits)
         w_dram_base = Signal(abits)
         w_left = Signal(24)
-        w_beat = Signal(range(cfg.dma_max_burst))
+        w_beat = Signal(range(max(2, cfg.dma_max_burst)))  # >= 1 bit
         w_last = Signal()
         m.d.comb += w_last.eq((w_left == 1) | ((w_dram + nbytes)[:12] == 0) |
                               (w_beat == cfg.dma_max_burst - 1))

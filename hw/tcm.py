@@ -171,7 +171,7 @@ class Tcm(wiring.Component):
             fifo = SyncFIFO(width=resp_bits[i], depth=2)
             m.submodules[f"{name}_resp_fifo"] = fifo
             infl = Signal(name=f"{name}_inflight")
-            infl_bank = Signal(range(nb), name=f"{name}_inflight_bank")
+            infl_bank = Signal(range(max(2, nb)), name=f"{name}_inflight_bank")
             infl_wide = Signal(name=f"{name}_inflight_wide")
             pop = Signal(name=f"{name}_pop")
             m.d.comb += [
@@ -231,7 +231,7 @@ class Tcm(wiring.Component):
         # one-entry buffer and written next cycle with absolute priority on its bank, so the
         # DMA (and with it the AXI R channel) does not stall behind a wide compute read.
         post_valid = Signal()
-        post_bank = Signal(range(nb))
+        post_bank = Signal(range(max(2, nb)))  # >= 1 bit: no zero-width wires
         post_row = Signal(len(rows[0]))
         post_data = Signal(word)
         post_mask = Signal(nb)
