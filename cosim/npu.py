@@ -437,7 +437,8 @@ def run_program_verilator(prog: Program, *, image=None, errors=None, waves=None,
     npu_name = "lutnpu_npu"
     img = bytes(prog.image if image is None else image)
     words = -(-len(img) // cfg.bus_bytes)
-    depth_log2 = max(10, (words - 1).bit_length())
+    # One build serves every image up to 2^21 bus words (16 MiB at 64 bits).
+    depth_log2 = max(21, (words - 1).bit_length())
     verilog = emit_verilog(dut, npu_name)
     wrapper = sim_wrapper_verilog(dut, npu_name, cfg, base=prog.dram_base,
                                   depth_log2=depth_log2)
