@@ -8,9 +8,9 @@ from .sparse_mac import SparseMacPair
 from .axi import Axi4Signature, AxiLiteSignature, Burst, Resp
 from .tcm import Tcm
 from .dma import Dma, DmaDir, DmaError
-from .vlut16 import VLut16
+from .vlut16 import VLut16, VLutEngine, VLutError
 
-__all__ = ["BlockAccumulator", "FP32Adder", "E2M1Multiplier", "SparseMacPair", "NpuConfig", "Axi4Signature", "AxiLiteSignature", "Burst", "Resp", "Tcm", "Dma", "DmaDir", "DmaError", "VLut16"]
+__all__ = ["BlockAccumulator", "FP32Adder", "E2M1Multiplier", "SparseMacPair", "NpuConfig", "Axi4Signature", "AxiLiteSignature", "Burst", "Resp", "Tcm", "Dma", "DmaDir", "DmaError", "VLut16", "VLutEngine", "VLutError"]
 from .commands import ErrorCode, Opcode
 from .csr import Csr
 from .gemv import GemvEngine

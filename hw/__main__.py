@@ -61,6 +61,11 @@ def _vlut16(cfg):
     return VLut16(cfg)
 
 
+def _vlut_engine(cfg):
+    from .vlut16 import VLutEngine
+    return VLutEngine(cfg)
+
+
 #: Block registry: Verilog top name -> factory(NpuConfig) -> wiring.Component.
 #: ADD YOUR BLOCK HERE (import inside the factory so one broken block cannot break the CLI).
 BLOCKS = {
@@ -71,6 +76,7 @@ BLOCKS = {
     "tcm": _tcm,
     "dma": _dma,
     "vlut16": _vlut16,
+    "vlut_engine": _vlut_engine,
 }
 
 

@@ -10,13 +10,13 @@ planes).
 
 from __future__ import annotations
 
-from amaranth import Array, Module, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth import Array, Cat, Module, Signal
+from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .config import NpuConfig
 
-__all__ = ["VLut16", "vlut_write_layout"]
+__all__ = ["VLut16", "VLutEngine", "VLutError", "vlut_job_layout", "vlut_write_layout"]
 
 #: Payload of the table write port: entry ``index`` becomes ``value``.
 vlut_write_layout = data.StructLayout({"index": 4, "value": 16})
@@ -94,4 +94,203 @@ class VLut16(wiring.Component):
                 m.d.sync += self.o.payload[k].eq(table[self.i.payload[k]])
         with m.Elif(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
+        return m
+
+
+class VLutError(enum.Enum, shape=2):
+    """Completion status of a :class:`VLutEngine` job."""
+
+    NONE = 0
+    ZERO_LENGTH = 1  #: count == 0
+    MISALIGNED = 2   #: an address not a multiple of the word bytes, or count not a multiple
+                     #: of the chunk (max(vlut_lanes, indices per word))
+    TCM_RANGE = 3    #: the table, the indices or the results reach past the TCM
+
+
+def vlut_job_layout() -> data.StructLayout:
+    """A LUT job, the fields of ``hw.commands.LutCmd``: TCM *byte* addresses and a count."""
+    return data.StructLayout({"src_addr": 24, "dst_addr": 24, "table_addr": 24, "count": 24})
+
+
+class VLutEngine(wiring.Component):
+    """Runs ``dst[i] = table[src[i]]`` over a TCM vector through a :class:`VLut16`.
+
+    The job gives TCM byte addresses (as ``LutCmd`` does): the 16 x 16-bit table at
+    ``table_addr`` (entry e in bytes ``2e, 2e+1``, little-endian), ``count`` 4-bit indices
+    from ``src_addr`` (index i in byte ``i // 2``, low nibble first) and ``count`` 16-bit
+    results to ``dst_addr`` (result i in bytes ``2i, 2i+1``). Addresses must be multiples of
+    the word bytes and ``count`` a multiple of the chunk ``Q = max(vlut_lanes, word_bits/4)``
+    (whole index words and whole lane vectors; 16 by default), so that every TCM write is a
+    whole word and nothing outside the destination is written. Checks fail before any access.
+
+    It loads the table (word reads, one entry written per cycle), then per chunk of Q indices
+    reads Q/(word_bits/4) words, looks up Q/lanes vectors, writes Q/(word_bits/16) words; one
+    TCM access per cycle at most (default config: about 11 cycles per 16 indices).
+
+    Parameters
+    ----------
+    config : NpuConfig
+
+    Members
+    -------
+    job : In(stream.Signature(vlut_job_layout()))
+        Accepted when idle.
+    done : Out(stream.Signature(VLutError))
+        One completion per job.
+    tcm_req : Out(stream.Signature(tcm_request_layout(config)))
+        To a TCM read/write port (``Tcm.vec_req``).
+    tcm_resp : In(stream.Signature(tcm_word_bits))
+        From that port's responses (``Tcm.vec_resp``).
+    busy : Out(1)
+    """
+
+    def __init__(self, config: NpuConfig):
+        from .tcm import tcm_request_layout
+
+        self._config = config
+        super().__init__({
+            "job": In(stream.Signature(vlut_job_layout())),
+            "done": Out(stream.Signature(VLutError)),
+            "tcm_req": Out(stream.Signature(tcm_request_layout(config))),
+            "tcm_resp": In(stream.Signature(config.tcm_word_bits)),
+            "busy": Out(1),
+        })
+
+    @property
+    def config(self) -> NpuConfig:
+        return self._config
+
+    @property
+    def chunk(self) -> int:
+        """Indices per chunk, Q: ``count`` must be a multiple of it."""
+        return max(self._config.vlut_lanes, self._config.tcm_word_bits // 4)
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        w = cfg.tcm_word_bits
+        n = cfg.vlut_lanes
+        q = self.chunk
+        per_src = w // 4          # indices per word
+        per_dst = w // 16         # results per word
+        src_words = q // per_src  # words read per chunk
+        vectors = q // n          # lane vectors per chunk
+        dst_words = q // per_dst  # words written per chunk
+        table_words = 256 // w
+        wshift = (w // 8).bit_length() - 1
+        total = cfg.tcm_banks * cfg.tcm_bank_words
+
+        m.submodules.lut = lut = VLut16(cfg)
+        job = Signal(vlut_job_layout())
+        err = Signal(VLutError)
+        src = Signal(25)
+        dst = Signal(25)
+        tab = Signal(25)
+        chunks = Signal(24)
+        cnt = Signal(range(max(table_words, src_words, vectors, dst_words, per_dst) + 1))
+        outs = Signal(range(max(vectors, per_dst) + 1))
+        word = Signal(w)
+        ib = Signal(4 * q)
+        rb = Signal(16 * q)
+
+        m.d.comb += [self.done.payload.eq(err), lut.o.ready.eq(1)]
+        # Results shift in at the top: after the chunk, result 0 is at the bottom.
+        with m.If(lut.o.valid):
+            m.d.sync += [rb.eq(Cat(rb[16 * n:], lut.o.payload)), outs.eq(outs + 1)]
+
+        mask = (w // 8) - 1
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.job.ready.eq(1)
+                with m.If(self.job.valid):
+                    m.d.sync += job.eq(self.job.payload)
+                    m.next = "CHECK"
+            with m.State("CHECK"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [src.eq(job.src_addr >> wshift), dst.eq(job.dst_addr >> wshift),
+                             tab.eq(job.table_addr >> wshift), chunks.eq(job.count // q),
+                             cnt.eq(0)]
+                with m.If(job.count == 0):
+                    m.d.sync += err.eq(VLutError.ZERO_LENGTH)
+                    m.next = "DONE"
+                with m.Elif(((job.src_addr & mask) != 0) | ((job.dst_addr & mask) != 0) |
+                            ((job.table_addr & mask) != 0) | (job.count % q != 0)):
+                    m.d.sync += err.eq(VLutError.MISALIGNED)
+                    m.next = "DONE"
+                with m.Elif(((job.src_addr >> wshift) + job.count // per_src > total) |
+                            ((job.dst_addr >> wshift) + job.count // per_dst > total) |
+                            ((job.table_addr >> wshift) + table_words > total)):
+                    m.d.sync += err.eq(VLutError.TCM_RANGE)
+                    m.next = "DONE"
+                with m.Else():
+                    m.d.sync += err.eq(VLutError.NONE)
+                    m.next = "TABLE_REQ"
+
+            # -- table: read a word, write its entries one per cycle ----------------------
+            with m.State("TABLE_REQ"):
+                m.d.comb += [self.busy.eq(1), self.tcm_req.valid.eq(1),
+                             self.tcm_req.payload.addr.eq(tab)]
+                with m.If(self.tcm_req.ready):
+                    m.d.sync += tab.eq(tab + 1)
+                    m.next = "TABLE_RESP"
+            with m.State("TABLE_RESP"):
+                m.d.comb += [self.busy.eq(1), self.tcm_resp.ready.eq(1)]
+                with m.If(self.tcm_resp.valid):
+                    m.d.sync += [word.eq(self.tcm_resp.payload), outs.eq(0)]
+                    m.next = "TABLE_WRITE"
+            with m.State("TABLE_WRITE"):
+                m.d.comb += [self.busy.eq(1), lut.table_wr.valid.eq(1),
+                             lut.table_wr.payload.index.eq(cnt * per_dst + outs),
+                             lut.table_wr.payload.value.eq(word[:16])]
+                m.d.sync += [word.eq(word >> 16), outs.eq(outs + 1)]
+                with m.If(outs == per_dst - 1):
+                    m.d.sync += [cnt.eq(cnt + 1), outs.eq(0)]
+                    with m.If(cnt == table_words - 1):
+                        m.d.sync += cnt.eq(0)
+                        m.next = "SRC_REQ"
+                    with m.Else():
+                        m.next = "TABLE_REQ"
+
+            # -- one chunk: read indices, look up, write results ---------------------------
+            with m.State("SRC_REQ"):
+                m.d.comb += [self.busy.eq(1), self.tcm_req.valid.eq(1),
+                             self.tcm_req.payload.addr.eq(src)]
+                with m.If(self.tcm_req.ready):
+                    m.d.sync += src.eq(src + 1)
+                    m.next = "SRC_RESP"
+            with m.State("SRC_RESP"):
+                m.d.comb += [self.busy.eq(1), self.tcm_resp.ready.eq(1)]
+                with m.If(self.tcm_resp.valid):
+                    m.d.sync += [ib.eq(Cat(ib[w:], self.tcm_resp.payload)), cnt.eq(cnt + 1)]
+                    with m.If(cnt == src_words - 1):
+                        m.d.sync += [cnt.eq(0), outs.eq(0)]
+                        m.next = "LOOKUP"
+                    with m.Else():
+                        m.next = "SRC_REQ"
+            with m.State("LOOKUP"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(cnt != vectors):
+                    m.d.comb += [lut.i.valid.eq(1), lut.i.payload.eq(ib[:4 * n])]
+                    with m.If(lut.i.ready):
+                        m.d.sync += [ib.eq(ib >> (4 * n)), cnt.eq(cnt + 1)]
+                with m.If((outs == vectors) & ~lut.o.valid):
+                    m.d.sync += cnt.eq(0)
+                    m.next = "DST_REQ"
+            with m.State("DST_REQ"):
+                m.d.comb += [self.busy.eq(1), self.tcm_req.valid.eq(1),
+                             self.tcm_req.payload.addr.eq(dst),
+                             self.tcm_req.payload.write.eq(1),
+                             self.tcm_req.payload.data.eq(rb[:w])]
+                with m.If(self.tcm_req.ready):
+                    m.d.sync += [dst.eq(dst + 1), rb.eq(rb >> w), cnt.eq(cnt + 1)]
+                    with m.If(cnt == dst_words - 1):
+                        m.d.sync += [cnt.eq(0), chunks.eq(chunks - 1)]
+                        with m.If(chunks == 1):
+                            m.next = "DONE"
+                        with m.Else():
+                            m.next = "SRC_REQ"
+            with m.State("DONE"):
+                m.d.comb += [self.busy.eq(1), self.done.valid.eq(1)]
+                with m.If(self.done.ready):
+                    m.next = "IDLE"
         return m

@@ -1,4 +1,4 @@
-"""Tcm, Dma and VLut16 emit Verilog that Verilator lints clean at the edges of NpuConfig.
+"""Tcm, Dma, VLut16 and VLutEngine emit Verilog that Verilator lints clean at the edges of NpuConfig.
 
 Degenerate parameters (one bank, one-beat bursts, one burst outstanding, one lane) are where
 zero-width signals appear; the runner's waivers are the ones the cosim builds use.
@@ -10,7 +10,7 @@ import pytest
 from amaranth.back import verilog
 
 from cosim.runner import VERILATOR_WAIVERS, verilator_env
-from hw import Dma, NpuConfig, Tcm, VLut16
+from hw import Dma, NpuConfig, Tcm, VLut16, VLutEngine
 
 EDGES = {
     "minimal": {"tcm_banks": 1, "tcm_bank_words": 16, "dma_max_burst": 1,
@@ -22,7 +22,7 @@ EDGES = {
 
 
 @pytest.mark.parametrize("edge", sorted(EDGES))
-@pytest.mark.parametrize("block", [Tcm, Dma, VLut16], ids=lambda b: b.__name__)
+@pytest.mark.parametrize("block", [Tcm, Dma, VLut16, VLutEngine], ids=lambda b: b.__name__)
 def test_block_lints_clean_at_config_edge(block, edge, tmp_path):
     verilator_env()
     src = tmp_path / "top.v"
