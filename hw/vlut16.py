@@ -6,6 +6,9 @@ Uses (tables built by golden/kernels): INT4/E2M1/NF4 -> FP16 dequant with the gr
 T-MAN's bit-serial -> bit-parallel repack (``golden.kernels.tman.LEVEL1``: the 4 bits of one
 bit plane index a table that spreads them over 4 nibble positions; OR the lookups of the
 planes).
+
+:class:`VLutEngine` runs a whole LUT job (``hw.commands.LutCmd`` fields) over a TCM vector
+through a VLut16 on one TCM port; see docs/memory.md.
 """
 
 from __future__ import annotations
