@@ -252,7 +252,7 @@ class BlockAccumulator(wiring.Component):
             m.d.comb += q_next.eq(CANONICAL_NAN)
         with m.Elif(d_zero):
             m.d.comb += q_next.eq(Cat(Const(0, 31), d_sign))
-        with m.Elif(d_ovf | (packed >= POS_INF)):
+        with m.Elif(d_ovf | (packed[23:31].all() | packed[31:].any())):
             m.d.comb += q_next.eq(Cat(Const(POS_INF, 31), d_sign))
         with m.Else():
             m.d.comb += q_next.eq(Cat(packed[:31], d_sign))

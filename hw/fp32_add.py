@@ -54,9 +54,10 @@ class FP32Adder(wiring.Component):
 
     1. unpack, order operands by magnitude (31-bit compare), exponent difference, specials;
     2. align the smaller significand (barrel shift with sticky) and add/subtract (28 bits);
-    3. leading-zero count and left normalise, limited at the subnormal exponent;
-    4. round to nearest even, pack (a rounding carry ripples into the exponent), overflow to
-       Inf, special-case select.
+    3. leading-zero count and left normalise by its multiple-of-8 part, limited at the
+       subnormal exponent;
+    4. the last 0..7 bits of the normalising shift, round to nearest even, pack (a rounding
+       carry ripples into the exponent), overflow to Inf, special-case select.
 
     Members
     -------
@@ -141,30 +142,36 @@ class FP32Adder(wiring.Component):
         # ---- stage 3: normalise ----------------------------------------------------------
         # min(leading zeros, e - 1): never normalise below exponent 1 (subnormal results).
         lshift = _leading_zeros(m, s2_r[:27] | s2_limit, 27)
-        s3_n = Signal(27)
+        s3_n = Signal(27)                          # coarsely normalised (multiple of 8)
+        s3_fine = Signal(3)                        # the rest of the left shift, done in stage 4
         s3_e = Signal(9)
         s3_zero, s3_sign, s3_zsign, s3_nan, s3_inf = Signal(), Signal(), Signal(), Signal(), Signal()
         with m.If(s2_r[27]):
             # Carry out of the addition: shift right one, keeping the lost bit as sticky.
-            m.d.sync += [s3_n.eq(Cat(s2_r[0] | s2_r[1], s2_r[2:28])), s3_e.eq(s2_e + 1)]
+            m.d.sync += [s3_n.eq(Cat(s2_r[0] | s2_r[1], s2_r[2:28])), s3_fine.eq(0),
+                         s3_e.eq(s2_e + 1)]
         with m.Else():
-            m.d.sync += [s3_n.eq(s2_r[:27] << lshift), s3_e.eq(s2_e - lshift)]
+            m.d.sync += [s3_n.eq(s2_r[:27] << Cat(Const(0, 3), lshift[3:])),
+                         s3_fine.eq(lshift[:3]), s3_e.eq(s2_e - lshift)]
         m.d.sync += [
             s3_zero.eq(s2_r == 0), s3_sign.eq(s2_sign), s3_zsign.eq(s2_zsign),
             s3_nan.eq(s2_nan), s3_inf.eq(s2_inf),
         ]
 
         # ---- stage 4: round to nearest even, pack ------------------------------------------
-        sig = s3_n[3:27]
-        guard, rnd, stk = s3_n[2], s3_n[1], s3_n[0]
+        n = Signal(27)
+        m.d.comb += n.eq(s3_n << s3_fine)
+        sig = n[3:27]
+        guard, rnd, stk = n[2], n[1], n[0]
         round_up = guard & (rnd | stk | sig[0])
         # (E - 1) * 2^23 + significand-with-hidden-bit is the packed magnitude; a rounding
         # carry out of the significand increments the exponent (and subnormal -> normal).
+        # Overflow (packed >= 0x7F800000) is an all-ones exponent field or a bit above it.
         packed = Signal(33)
         m.d.comb += packed.eq(((s3_e - 1) << 23) + sig + round_up)
         with m.If(s3_nan):
             m.d.sync += self.s.eq(CANONICAL_NAN)
-        with m.Elif(s3_inf | (packed >= POS_INF)):
+        with m.Elif(s3_inf | (packed[23:31].all() | packed[31:].any())):
             m.d.sync += self.s.eq(Cat(Const(POS_INF, 31), s3_sign))
         with m.Elif(s3_zero):
             m.d.sync += self.s.eq(Cat(Const(0, 31), s3_zsign))

@@ -35,7 +35,7 @@ async def rows_match_gemv_reference(dut, sparse, scales, pauses):
         scales = "random"
     seed = hash((sparse, scales, pauses)) & 0xFFFF
     rng = np.random.default_rng(seed)
-    m, k = 16, block * int(rng.integers(1, 5))
+    m, k = 48, block * int(rng.integers(1, 5))
     w, x = random_block_operands(rng, m, k, block=block, scale_format=fmt, sparse=sparse,
                                  scales=scales)
     want = gemv_reference(w, x).view(np.uint32)

@@ -8,6 +8,7 @@ from cosim.runner import run_cocotb
 from hw import BlockAccumulator, NpuConfig
 
 
+@pytest.mark.slow  # ~30 s each on 2 cores when the Verilator build is not cached
 @pytest.mark.parametrize("fmt,block", [("e8m0", 32), ("e4m3", 16)])
 def test_rows_bit_exact_in_verilator(fmt, block):
     dut = BlockAccumulator(NpuConfig(block_size=block, scale_format=fmt))
