@@ -528,3 +528,54 @@ def run_gemv(w, x, *, sparse=False, config=None, simulator="verilator", waves=No
     if simulator == "amaranth":
         return run_program_amaranth(prog, **kw)
     raise ValueError(f"simulator must be 'verilator' or 'amaranth', not {simulator!r}")
+
+
+def measure_targets(*, seed: int = 0) -> dict:
+    """The issue-5 performance numbers, measured in Verilator (flat dict for bench.json).
+
+    - ``npu_mac_util_tcm``: mac_active / compute_busy for a 2:4 GEMV with W in the TCM
+      (32 x 4096, one tile: LOAD everything, then one GEMV).
+    - ``npu_sparse_speedup``: compute_busy(dense) / compute_busy(2:4), same shape, data in TCM.
+    - ``npu_e2e_ratio_1024x4096``: cycles / bound_cycles, 1024 x 4096 2:4 MXFP4 from DRAM.
+    - ``npu_4096x4096_*``: cycles, bound, ratio, run wall seconds and the bit-exact verdict.
+    """
+    import time
+
+    from golden import gemv_reference, quant, sparse as sp
+
+    rng = np.random.default_rng(seed)
+    cfg = NpuConfig()
+
+    def operands(m, k):
+        w = quant.quantize_mxfp4(sp.prune_2_4(rng.standard_normal((m, k)).astype(np.float32)))
+        x = quant.quantize_mxfp4(rng.standard_normal(k).astype(np.float32))
+        return w, x
+
+    def exact(run, w, x):
+        return bool(np.array_equal(run.y.view(np.uint32), gemv_reference(w, x).view(np.uint32)))
+
+    out = {}
+    w, x = operands(32, 4096)
+    run = run_program_verilator(compile_gemv(w, x, config=cfg, sparse=True, tile_rows=4))
+    out["npu_mac_util_tcm"] = run.counters["mac_active"] / run.counters["compute_busy"]
+    out["npu_tcm_util_exact"] = int(exact(run, w, x))
+    w, x = operands(16, 4096)
+    busy = {}
+    for s in (True, False):
+        prog = compile_gemv(w, x, config=cfg, sparse=s, tile_rows=2)
+        run = run_program_verilator(prog)
+        busy[s] = run.counters["compute_busy"]
+        out[f"npu_tcm_{'sparse' if s else 'dense'}_exact"] = int(exact(run, w, x))
+    out["npu_sparse_speedup"] = busy[False] / busy[True]
+    w, x = operands(1024, 4096)
+    run = run_gemv(w, x, sparse=True, config=cfg)
+    out["npu_e2e_ratio_1024x4096"] = run.cycles / run.bound_cycles
+    w, x = operands(4096, 4096)
+    t = time.time()
+    run = run_gemv(w, x, sparse=True, config=cfg)
+    out["npu_4096x4096_wall_s"] = time.time() - t - run.extra["build_s"]
+    out["npu_4096x4096_cycles"] = run.cycles
+    out["npu_4096x4096_bound_cycles"] = run.bound_cycles
+    out["npu_4096x4096_ratio"] = run.cycles / run.bound_cycles
+    out["npu_4096x4096_exact"] = int(exact(run, w, x))
+    return out

@@ -625,6 +625,7 @@ class NpuTop(wiring.Component):
             c.cycles.eq(running),
             c.busy.eq(running & (dma_busy | comp_busy)),
             c.mac_active.eq(engine.mac_active),
+            c.compute_busy.eq(running & comp_busy),
             c.stall_sync.eq(state == _State.WAIT),
             c.stall_operand.eq(engine.stall_operand),
             c.stall_tcm.eq(running & (tcm_stall_now != tcm_stall_prev)),
