@@ -13,7 +13,9 @@ Two paths:
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -57,20 +59,26 @@ def build_native(verilog: str, build_dir: Path) -> Path:
     from cosim.runner import _digest, verilator_env
 
     verilator_env()
+    import fcntl
+
+    from cosim.runner import VERILATOR_WAIVERS
+
     key = _digest(verilog, HARNESS.read_text())
     out = build_dir / f"fp32_native-{key}"
     exe = out / "obj" / "fp32_add_harness"
-    if exe.exists():
-        return exe
     out.mkdir(parents=True, exist_ok=True)
-    src = out / "fp32_adder.v"
-    src.write_text(verilog)
-    from cosim.runner import VERILATOR_WAIVERS
-
-    cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", "-O3", "-Wall",
-           *VERILATOR_WAIVERS, "--top-module", "fp32_adder", "--Mdir", str(out / "obj"),
-           "-CFLAGS", "-O2", "-o", "fp32_add_harness", str(src), str(HARNESS)]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    # pytest-xdist workers may both need the harness: one builds, the other waits.
+    with open(out / "lutnpu-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stamp = out / "lutnpu-build.ok"
+        if not stamp.exists():
+            src = out / "fp32_adder.v"
+            src.write_text(verilog)
+            cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", "-O3", "-Wall",
+                   *VERILATOR_WAIVERS, "--top-module", "fp32_adder", "--Mdir", str(out / "obj"),
+                   "-CFLAGS", "-O2", "-o", "fp32_add_harness", str(src), str(HARNESS)]
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            stamp.write_text(key)
     return exe
 
 
@@ -87,7 +95,8 @@ def run_native(n: int, seed: int = 0, *, chunk: int = 2_000_000, build_dir: Path
     t0 = time.perf_counter()
     exe = build_native(emit_verilog(FP32Adder(), "fp32_adder"), build_dir)
     t_build = time.perf_counter() - t0
-    work = exe.parent.parent
+    # Per-process scratch files: parallel runs must not share them.
+    work = Path(tempfile.mkdtemp(prefix="fp32_native-", dir=exe.parent.parent))
     checked = 0
     t_sim = 0.0
     per_class = np.zeros(len(FP32_CLASSES), dtype=np.int64)
@@ -109,6 +118,7 @@ def run_native(n: int, seed: int = 0, *, chunk: int = 2_000_000, build_dir: Path
             for i in bad[:8]]
         checked += m
         per_class += np.bincount(cls, minlength=len(FP32_CLASSES))
+    shutil.rmtree(work, ignore_errors=True)
     return {"checked": checked, "build_s": t_build, "sim_s": t_sim,
             "total_s": time.perf_counter() - t0,
             "per_class": dict(zip(FP32_CLASSES, per_class.tolist()))}
