@@ -486,7 +486,7 @@ def run_program_verilator(prog: Program, *, image=None, errors=None, waves=None,
                 f"+DUMP_LO={y_lo}", f"+DUMP_HI={y_hi}"]
     if errors:
         lo, hi, resp = errors
-        plusargs += [f"+ERR_LO={lo}", f"+ERR_HI={hi}", f"+ERR_RESP={int(resp)}"]
+        plusargs += [f"+ERR_LO={lo}", f"+ERR_HI={hi}", f"+ERR_RESP={Resp(resp).value}"]
     from cocotb_tools.check_results import get_results
 
     results = run_dir / "results.xml"
