@@ -1,19 +1,19 @@
 """2:4 sparse MAC pair: index decoder + two E2M1 LUT multipliers + adder (SPEC section 5)."""
 
-from itertools import combinations
-
 from amaranth import Module, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
+
+from golden import sparse as _golden_sparse
 
 from .e2m1 import E2M1Multiplier
 
 __all__ = ["ACT_LAYOUT", "PATTERN_POSITIONS", "SUM_SHAPE", "WEIGHT_LAYOUT", "SparseMacPair"]
 
-#: Kept positions of each valid 3-bit 2:4 pattern code (SPEC section 3): code 0..5 are the
-#: 6 ways to choose 2 of 4 positions in lexicographic order, slot 0 the lower position.
-#: Codes 6 and 7 are invalid.
-PATTERN_POSITIONS: tuple[tuple[int, int], ...] = tuple(combinations(range(4), 2))
+#: Kept positions of each valid 3-bit 2:4 pattern code (SPEC section 3), slot 0 the lower
+#: position, taken from the one definition in ``golden.sparse``. Codes 6 and 7 are invalid.
+PATTERN_POSITIONS: tuple[tuple[int, int], ...] = tuple(
+    (int(p0), int(p1)) for p0, p1 in _golden_sparse.PATTERN_POSITIONS[:_golden_sparse.NUM_PATTERNS])
 
 #: A group of 4 E2M1 activation codes, index = position within the group.
 ACT_LAYOUT = data.ArrayLayout(unsigned(4), 4)
