@@ -16,3 +16,6 @@ from .csr import Csr
 from .gemv import GemvEngine
 
 __all__ += ["Csr", "ErrorCode", "GemvEngine", "Opcode"]
+from .top import NpuTop
+
+__all__ += ["NpuTop"]
