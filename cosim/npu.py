@@ -541,7 +541,8 @@ def measure_targets(*, seed: int = 0) -> dict:
     """
     import time
 
-    from golden import gemv_reference, quant, sparse as sp
+    from golden import gemv_reference, quant
+    from golden import sparse as sp
 
     rng = np.random.default_rng(seed)
     cfg = NpuConfig()

@@ -53,8 +53,8 @@ COUNTERS = {
     "cycles": (1, "cycles from start until done or error (status.busy)"),
     "busy": (1, "cycles in which the DMA or the compute unit had work"),
     "mac_active": (1, "cycles in which the GEMV lanes consumed a step (all lanes busy)"),
-    "compute_busy": (1, "cycles in which the compute unit had a GEMV (MAC utilisation = "
-                        "mac_active / compute_busy)"),
+    "compute_busy": (1, ("cycles in which the compute unit had a GEMV (MAC utilisation = "
+                        "mac_active / compute_busy)")),
     "stall_sync": (1, "cycles a SYNC or END waited for a unit"),
     "stall_operand": (1, "cycles the GEMV engine waited for TCM operands"),
     "stall_tcm": (1, "cycles a TCM port lost a bank to the other port"),

@@ -556,19 +556,18 @@ class NpuTop(wiring.Component):
                 with core.If(cmd_fifo.r_rdy):
                     op = head.dma.op
                     with core.Switch(op):
-                        with core.Case(Opcode.LOAD, Opcode.STORE):
-                            with core.If(~dma_busy):
-                                bad = (head.dma.length >> 24 != 0) | (head.dma.tcm_addr[:wbb] != 0)
-                                with core.If(bad):
-                                    report(core, ErrorCode.BAD_LENGTH, head_addr)
-                                with core.Elif(head.dma.dram_addr >> abits != 0):
-                                    report(core, ErrorCode.DRAM_RANGE,
-                                                          head.dma.dram_addr)
-                                with core.Else():
-                                    core.d.comb += pop_cmd.eq(1)
-                                    core.d.sync += [dma_cmd.eq(head), dma_busy.eq(1),
-                                                    d_desc_valid.eq(1),
-                                                    dma_cmd_addr.eq(head_addr)]
+                        with core.Case(Opcode.LOAD, Opcode.STORE), core.If(~dma_busy):
+                            bad = ((head.dma.length >> 24 != 0) |
+                                   (head.dma.tcm_addr[:wbb] != 0))
+                            with core.If(bad):
+                                report(core, ErrorCode.BAD_LENGTH, head_addr)
+                            with core.Elif(head.dma.dram_addr >> abits != 0):
+                                report(core, ErrorCode.DRAM_RANGE, head.dma.dram_addr)
+                            with core.Else():
+                                core.d.comb += pop_cmd.eq(1)
+                                core.d.sync += [dma_cmd.eq(head), dma_busy.eq(1),
+                                                d_desc_valid.eq(1),
+                                                dma_cmd_addr.eq(head_addr)]
                         with core.Case(Opcode.GEMV), core.If(~comp_busy):
                             core.d.comb += [pop_cmd.eq(1), c_start.eq(1)]
                             core.d.sync += [g.eq(head), gemv_cmd_addr.eq(head_addr)]
