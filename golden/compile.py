@@ -47,9 +47,11 @@ __all__ = [
     "Program",
     "TcmMap",
     "compile_gemv",
+    "compile_lut",
     "execute",
     "gemv_block_products",
     "line_bytes",
+    "lut_chunk",
     "panel_bytes",
     "x_bytes",
 ]
@@ -447,8 +449,7 @@ class ExecResult:
 
 def execute(config: NpuConfig, image, dram_base: int, cmd_addr: int, cmd_count: int, *,
             check_hazards: bool = True) -> ExecResult:
-    """Run a command list on a copy of a DRAM image, as the NPU does, in numpy (LUT: not
-    modelled yet, raises NotImplementedError).
+    """Run a command list on a copy of a DRAM image, as the NPU does, in numpy.
 
     The DRAM window is ``[dram_base, dram_base + len(image))``. Commands run in list
     order; errors stop the run with the code and fault address the RTL reports (see
@@ -515,7 +516,7 @@ def execute(config: NpuConfig, image, dram_base: int, cmd_addr: int, cmd_count: 
             elif op == Opcode.GEMV:
                 acc = _gemv(config, tcm, f, acc, note, tcm_range, a)
             elif op == Opcode.LUT:
-                raise NotImplementedError("LUT is not modelled by the golden interpreter yet")
+                _lut(config, tcm, f, note, tcm_range, a)
             elif op == Opcode.SYNC:
                 if f["mask"]["dma"]:
                     pending["dma"].clear()
@@ -591,3 +592,82 @@ def _gemv(config, tcm, f, acc, note, tcm_range, cmd_at):
         note("compute", ya, ya + n, True)
         tcm[ya:ya + n] = _canonical_nan(out.reshape(-1)).astype("<f4").tobytes()
     return acc
+
+
+def lut_chunk(config: NpuConfig) -> int:
+    """LUT ``count`` granule: max(vlut_lanes, indices per TCM word) (hw.VLutEngine)."""
+    return max(config.vlut_lanes, config.tcm_word_bits // 4)
+
+
+def _lut(config, tcm, f, note, tcm_range, cmd_at):
+    """dst[i] = table[src[i]]: 16 x 16-bit LE table, 4-bit indices (low nibble first)."""
+    wb = config.tcm_word_bits // 8
+    n, src, dst, tab = f["count"], f["src_addr"], f["dst_addr"], f["table_addr"]
+    if n == 0 or n % lut_chunk(config) or src % wb or dst % wb or tab % wb:
+        raise _Fault(ErrorCode.BAD_LENGTH, cmd_at)
+    tcm_range(tab, 32)
+    tcm_range(src, -(-n // 2))
+    tcm_range(dst, 2 * n)
+    note("compute", tab, tab + 32, False)
+    note("compute", src, src + -(-n // 2), False)
+    note("compute", dst, dst + 2 * n, True)
+    table = np.frombuffer(bytes(tcm[tab:tab + 32]), dtype="<u2")
+    idx = unpack_nibbles(np.frombuffer(bytes(tcm[src:src + -(-n // 2)]), np.uint8))[:n]
+    tcm[dst:dst + 2 * n] = table[idx].astype("<u2").tobytes()
+
+
+def compile_lut(table, indices, *, config: NpuConfig | None = None,
+                dram_base: int = 0) -> Program:
+    """A command list that maps ``indices`` (4-bit) through ``table`` (16 x uint16) on the
+    vlut16 unit: LOAD table and indices, LUT, STORE the results, END. The results land at
+    ``Program.y_addr`` (``2 * len(indices)`` bytes, little-endian uint16).
+
+    Raises
+    ------
+    ValueError
+        If the table is not 16 entries, an index is not 0..15, the count is not a positive
+        multiple of :func:`lut_chunk`, or the operands do not fit the TCM.
+    """
+    config = config or NpuConfig()
+    table = np.asarray(table)
+    idx = np.asarray(indices)
+    if table.shape != (16,) or table.min() < 0 or table.max() > 0xFFFF:
+        raise ValueError("compile_lut: table must be 16 entries of 0..65535")
+    n, q = idx.size, lut_chunk(config)
+    if n == 0 or n % q:
+        raise ValueError(f"compile_lut: the index count must be a positive multiple of {q}, "
+                         f"not {n}")
+    ln = line_bytes(config)
+    src_b = pack_nibbles(idx.astype(np.uint8)).tobytes()
+    tab_b = table.astype("<u2").tobytes()
+    t_tab, t_src = 0, _align(32, ln)
+    t_dst = t_src + _align(len(src_b), ln)
+    if t_dst + _align(2 * n, ln) > config.tcm_bytes:
+        raise ValueError(f"compile_lut: {n} indices do not fit the TCM")
+    cmd_addr = dram_base
+    n_cmds = 6
+    in_addr = dram_base + _align(n_cmds * COMMAND_BYTES, DRAM_ALIGN)
+    in_blob = tab_b + bytes(t_src - 32) + src_b
+    in_blob += bytes(_align(len(in_blob), config.bus_bytes) - len(in_blob))
+    out_addr = in_addr + _align(len(in_blob), DRAM_ALIGN)
+    out_len = _align(2 * n, config.bus_bytes)
+    image = bytearray(out_addr + _align(out_len, DRAM_ALIGN) - dram_base)
+    image[in_addr - dram_base:in_addr - dram_base + len(in_blob)] = in_blob
+    cmds = [
+        (Opcode.LOAD, {"tcm_addr": t_tab, "length": len(in_blob), "dram_addr": in_addr}),
+        (Opcode.SYNC, {"mask": {"dma": 1}}),
+        (Opcode.LUT, {"src_addr": t_src, "dst_addr": t_dst, "table_addr": t_tab, "count": n}),
+        (Opcode.SYNC, {"mask": {"compute": 1}}),
+        (Opcode.STORE, {"tcm_addr": t_dst, "length": out_len, "dram_addr": out_addr}),
+        (Opcode.END, {}),
+    ]
+    blob = encode_list(cmds)
+    image[:len(blob)] = blob
+    return Program(config=config, m=n, k=0, sparse=False, rows_padded=n, dram_base=dram_base,
+                   image=image, cmd_addr=cmd_addr, cmd_count=len(cmds), x_addr=in_addr,
+                   w_addr=in_addr, y_addr=out_addr, commands=cmds,
+                   tcm=TcmMap(x=None, y=(t_dst, t_dst), buf=(0, 0), buf_bytes=0,
+                              y_bytes=out_len),
+                   tile_rows=0, k_chunk_blocks=0, tiles=1,
+                   dram_read_bytes=len(in_blob) + len(blob), dram_write_bytes=out_len,
+                   extra={"kind": "lut"})

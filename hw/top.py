@@ -4,7 +4,8 @@ See docs/architecture.md for the block diagram and the TCM layout the feeder rea
 command set is hw/commands.py; errors and their fault addresses are those of
 ``golden.compile.execute`` (the tests compare both).
 
-Not in this version: the LUT opcode (VLut16 is not wired yet) stops with UNKNOWN_OPCODE.
+LUT runs on :class:`hw.vlut16.VLutEngine` in the compute unit (it shares the TCM vec port
+with the GEMV y writer; the compute unit runs one command at a time).
 """
 
 from amaranth import Array, Cat, Const, Module, Mux, ResetInserter, Signal
@@ -19,6 +20,7 @@ from .csr import CSR_ADDR_BITS, Csr
 from .dma import Dma, DmaDir, DmaError
 from .gemv import GemvEngine
 from .tcm import Tcm, tcm_addr_bits
+from .vlut16 import VLutEngine, VLutError
 
 __all__ = ["NpuTop", "PlaneReader"]
 
@@ -174,6 +176,7 @@ class NpuTop(wiring.Component):
         wiring.connect(core, dma.tcm_req, tcm.dma_req)
         wiring.connect(core, tcm.dma_resp, dma.tcm_resp)
         comp.submodules.engine = engine = GemvEngine(cfg)
+        comp.submodules.vlut = vlut = VLutEngine(cfg)
 
         # ---- run state, errors, status --------------------------------------------------
         state = Signal(_State)
@@ -473,15 +476,25 @@ class NpuTop(wiring.Component):
         y_rt = Signal(16)
         y_words = Array(engine.y.payload.as_value()[j * wb * 8:(j + 1) * wb * 8]
                         for j in range(wpr))
-        m.d.comb += [
-            tcm.vec_req.valid.eq(engine.y.valid),
-            tcm.vec_req.payload.write.eq(1),
-            tcm.vec_req.payload.addr.eq((g.gemv.y_addr >> wbb) + y_rt * wpr + y_j),
-            tcm.vec_req.payload.data.eq(y_words[y_j]),
-            tcm.vec_resp.ready.eq(1),
-        ]
+        lut_active = Signal()
+        with m.If(lut_active):
+            m.d.comb += [
+                tcm.vec_req.valid.eq(vlut.tcm_req.valid),
+                tcm.vec_req.payload.eq(vlut.tcm_req.payload),
+                vlut.tcm_req.ready.eq(tcm.vec_req.ready),
+            ]
+        with m.Else():
+            m.d.comb += [
+                tcm.vec_req.valid.eq(engine.y.valid),
+                tcm.vec_req.payload.write.eq(1),
+                tcm.vec_req.payload.addr.eq((g.gemv.y_addr >> wbb) + y_rt * wpr + y_j),
+                tcm.vec_req.payload.data.eq(y_words[y_j]),
+            ]
+        m.d.comb += [vlut.tcm_resp.valid.eq(tcm.vec_resp.valid),
+                     vlut.tcm_resp.payload.eq(tcm.vec_resp.payload),
+                     tcm.vec_resp.ready.eq(Mux(lut_active, vlut.tcm_resp.ready, 1))]
         y_last_word = y_j == wpr - 1
-        m.d.comb += engine.y.ready.eq(tcm.vec_req.ready & y_last_word)
+        m.d.comb += engine.y.ready.eq(tcm.vec_req.ready & y_last_word & ~lut_active)
         with comp.If(tcm.vec_req.valid & tcm.vec_req.ready):
             comp.d.sync += y_j.eq(Mux(y_last_word, 0, y_j + 1))
             with comp.If(y_last_word):
@@ -508,8 +521,33 @@ class NpuTop(wiring.Component):
                 report(comp, ErrorCode.TCM_RANGE, g.gemv.y_addr)
             with comp.Else():
                 comp.d.sync += [starting.eq(1), panel_base.eq(w_line), c_ok.eq(1)]
+        # LUT: one VLutEngine job per command.
+        l_start = Signal()
+        lut_job_sent = Signal()
+        lut_cmd_addr = Signal(64)
+        with comp.If(l_start):
+            comp.d.sync += [lut_active.eq(1), lut_job_sent.eq(0)]
+        m.d.comb += [vlut.job.valid.eq(lut_active & ~lut_job_sent),
+                     vlut.job.payload.src_addr.eq(g.lut.src_addr),
+                     vlut.job.payload.dst_addr.eq(g.lut.dst_addr),
+                     vlut.job.payload.table_addr.eq(g.lut.table_addr),
+                     vlut.job.payload.count.eq(g.lut.count),
+                     vlut.done.ready.eq(1)]
+        with comp.If(vlut.job.valid & vlut.job.ready):
+            comp.d.sync += lut_job_sent.eq(1)
+        with comp.If(vlut.done.valid):
+            comp.d.sync += lut_active.eq(0)
+            with comp.If(vlut.done.payload == VLutError.TCM_RANGE):
+                with comp.If(g.lut.table_addr + 32 > tcm_bytes):
+                    report(comp, ErrorCode.TCM_RANGE, g.lut.table_addr)
+                with comp.Elif(g.lut.src_addr + ((g.lut.count + 1) >> 1) > tcm_bytes):
+                    report(comp, ErrorCode.TCM_RANGE, g.lut.src_addr)
+                with comp.Else():
+                    report(comp, ErrorCode.TCM_RANGE, g.lut.dst_addr)
+            with comp.Elif(vlut.done.payload != VLutError.NONE):
+                report(comp, ErrorCode.BAD_LENGTH, lut_cmd_addr)
         comp_busy = Signal()
-        m.d.comb += comp_busy.eq(c_active)
+        m.d.comb += comp_busy.eq(c_active | lut_active)
         with comp.If(c_active & ~c_checking & ~starting & ~feeding & job_sent &
                      ~engine.busy & ~c_start):
             comp.d.sync += c_active.eq(0)
@@ -571,6 +609,9 @@ class NpuTop(wiring.Component):
                         with core.Case(Opcode.GEMV), core.If(~comp_busy):
                             core.d.comb += [pop_cmd.eq(1), c_start.eq(1)]
                             core.d.sync += [g.eq(head), gemv_cmd_addr.eq(head_addr)]
+                        with core.Case(Opcode.LUT), core.If(~comp_busy):
+                            core.d.comb += [pop_cmd.eq(1), l_start.eq(1)]
+                            core.d.sync += [g.eq(head), lut_cmd_addr.eq(head_addr)]
                         with core.Case(Opcode.SYNC):
                             core.d.comb += pop_cmd.eq(1)
                             core.d.sync += [state.eq(_State.WAIT), is_end.eq(0),

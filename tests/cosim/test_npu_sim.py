@@ -134,3 +134,35 @@ def test_npu_command_list_without_end_and_empty_list():
     run = run_program_amaranth(prog, window=(prog.dram_base + 64, len(prog.image)))
     assert (run.status["error"], run.status["fault_addr"]) == (ErrorCode.DRAM_RANGE,
                                                               prog.cmd_addr)
+
+
+def test_npu_lut_command_matches_interpreter_and_table():
+    from golden.compile import compile_lut
+
+    rng = np.random.default_rng(9)
+    table = rng.integers(0, 1 << 16, 16)
+    idx = rng.integers(0, 16, 64)
+    prog = compile_lut(table, idx, config=SMALL)
+    run = run_program_amaranth(prog)
+    assert run.status["error"] is ErrorCode.NONE and run.status["done"] == 1
+    o = prog.y_addr - prog.dram_base
+    got = np.frombuffer(bytes(run.image[o:o + 2 * idx.size]), dtype="<u2")
+    np.testing.assert_array_equal(got, table[idx])
+    gold = execute(prog.config, prog.image, prog.dram_base, prog.cmd_addr, prog.cmd_count)
+    assert run.image == gold.image
+
+
+@pytest.mark.parametrize("field,value,code", [
+    ("count", 40, ErrorCode.BAD_LENGTH), ("dst_addr", 2048 - 64, ErrorCode.TCM_RANGE)])
+def test_npu_lut_errors_match_interpreter(field, value, code):
+    from golden.compile import compile_lut
+
+    rng = np.random.default_rng(10)
+    prog = compile_lut(rng.integers(0, 1 << 16, 16), rng.integers(0, 16, 64), config=SMALL)
+    li = _nth(prog, Opcode.LUT)
+    img = _patch_cmd(prog, li, Opcode.LUT, **{**prog.commands[li][1], field: value})
+    gold = execute(prog.config, img, prog.dram_base, prog.cmd_addr, prog.cmd_count)
+    run = run_program_amaranth(prog, image=img)
+    assert gold.error is code
+    assert (run.status["error"], run.status["fault_addr"]) == (gold.error, gold.fault_addr)
+    assert run.image == gold.image

@@ -210,3 +210,19 @@ def test_dense_takes_twice_the_compute_steps_of_2_4():
     for op, f in s.commands:
         if op is Opcode.GEMV:
             assert decode(encode(op, **f))[1]["flags"]["sparse"] == 1
+
+
+def test_lut_program_maps_indices_through_the_table():
+    from golden.compile import compile_lut
+
+    rng = np.random.default_rng(4)
+    table = rng.integers(0, 1 << 16, 16)
+    idx = rng.integers(0, 16, 48)
+    prog = compile_lut(table, idx)
+    res = execute(prog.config, prog.image, prog.dram_base, prog.cmd_addr, prog.cmd_count)
+    assert res.error is ErrorCode.NONE
+    o = prog.y_addr - prog.dram_base
+    got = np.frombuffer(bytes(res.image[o:o + 2 * idx.size]), dtype="<u2")
+    np.testing.assert_array_equal(got, table[idx])
+    with pytest.raises(ValueError, match="multiple of 16"):
+        compile_lut(table, idx[:40])
