@@ -91,3 +91,21 @@ def test_stat_parser_on_a_yosys_stat_json():
     r = parse_stat_json(text, "top")
     assert r == {"LUT4": 3, "CCU2C": 1, "TRELLIS_FF": 2, "DP16KD": 0, "MULT18X18D": 0,
                  "cells": 7, "PFUMX": 1}
+
+
+def test_npu_top_verilator_lint_wall(tmp_path):
+    import hw
+
+    if not hasattr(hw, "NpuTop"):
+        pytest.skip("hw.NpuTop has not landed yet")
+    from amaranth.back import verilog
+
+    from hw.__main__ import build_top
+
+    verilator_env()
+    src = tmp_path / "lutnpu_top.v"
+    src.write_text(verilog.convert(build_top(), name="lutnpu_top", emit_src=False))
+    proc = subprocess.run(["verilator", "--lint-only", "-Wall", *VERILATOR_WAIVERS,
+                           "--top-module", "lutnpu_top", str(src)], capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
