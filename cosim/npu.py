@@ -508,6 +508,9 @@ def run_program_verilator(prog: Program, *, image=None, errors=None, waves=None,
     y_image = bytearray(img)
     start = y_lo * cfg.bus_bytes
     y_image[start:start + len(dumped)] = dumped[:len(y_image) - start]
+    if not waves:       # the images are big (14 MiB for 4096 x 4096); keep only results
+        (run_dir / "dram.hex").unlink()
+        (run_dir / "dump.hex").unlink()
     status = res["status"]
     status["error"] = ErrorCode(status["error"])
     return GemvRun(y=prog.y_from_image(y_image), cycles=res["counters"]["cycles"],

@@ -82,8 +82,9 @@ class GemvEngine(wiring.Component):
     stall_operand : Out(1)
         A job is running but ``step`` is not valid.
     error : Out(1)
-        Sticky: an invalid 2:4 pattern code (6, 7) arrived. The engine then stops taking
-        steps and emits nothing more; reset it (ResetInserter) to continue.
+        Sticky: an invalid 2:4 pattern code (6, 7) arrived. The engine then takes no more
+        steps; only row tiles whose last step came before the fault still leave on ``y``.
+        Reset it (ResetInserter) to continue.
     fault : Out(gemv_fault_layout(config))
         Position of that pattern code.
     mac_cycles : Out(48)
