@@ -66,6 +66,16 @@ def _vlut_engine(cfg):
     return VLutEngine(cfg)
 
 
+def _gemv(cfg):
+    from .gemv import GemvEngine
+    return GemvEngine(cfg)
+
+
+def _csr(cfg):
+    from .csr import Csr
+    return Csr(cfg)
+
+
 #: Block registry: Verilog top name -> factory(NpuConfig) -> wiring.Component.
 #: ADD YOUR BLOCK HERE (import inside the factory so one broken block cannot break the CLI).
 BLOCKS = {
@@ -77,6 +87,8 @@ BLOCKS = {
     "dma": _dma,
     "vlut16": _vlut16,
     "vlut_engine": _vlut_engine,
+    "gemv_engine": _gemv,
+    "csr": _csr,
 }
 
 
