@@ -369,28 +369,34 @@ class NpuTop(wiring.Component):
             y_end.eq(g.gemv.y_addr + ((rts * lanes) << 2)),
         ]
 
-        readers = {
-            "val": PlaneReader(line_bits=line_bits, elem_bits=8 * lanes, addr_bits=laddr_bits),
-            "pat": PlaneReader(line_bits=line_bits, elem_bits=4 * lanes, addr_bits=laddr_bits),
-            "wsc": PlaneReader(line_bits=line_bits, elem_bits=8 * lanes, addr_bits=laddr_bits),
-            "xc": PlaneReader(line_bits=line_bits, elem_bits=16, addr_bits=laddr_bits),
-            "xs": PlaneReader(line_bits=line_bits, elem_bits=8, addr_bits=laddr_bits),
-        }
-        for name, r in readers.items():
-            comp.submodules[f"rd_{name}"] = r
-        order = list(readers)
-        # Line read arbiter (fixed priority; each reader is credit-limited) and response routing.
-        comp.submodules.rid_fifo = rid_fifo = SyncFIFO(width=3, depth=16)
-        grant = Signal(3)
+        # Two sets of five plane readers: row tile r reads through set r % 2, so the next
+        # row tile's lines are fetched while this one is consumed (no bubble between them).
+        names = ("val", "pat", "wsc", "xc", "xs")
+        elem = {"val": 8 * lanes, "pat": 4 * lanes, "wsc": 8 * lanes, "xc": 16, "xs": 8}
+        sets = []
+        for si in range(2):
+            rs = {}
+            for n in names:
+                rs[n] = PlaneReader(line_bits=line_bits, elem_bits=elem[n], addr_bits=laddr_bits)
+                comp.submodules[f"rd{si}_{n}"] = rs[n]
+            sets.append(rs)
+        order = [(si, n) for si in range(2) for n in names]
+        cur = Signal()                   # the set feeding the engine now
+        # Line read arbiter: the feeding set first, then fixed order; every reader is
+        # credit-limited, so none can hog the port. Responses come back in order.
+        comp.submodules.rid_fifo = rid_fifo = SyncFIFO(width=4, depth=16)
+        grant = Signal(4)
         any_req = Signal()
-        for i in reversed(range(len(order))):
-            with comp.If(readers[order[i]].req.valid):
-                comp.d.comb += [grant.eq(i), any_req.eq(1)]
+        for hi in (False, True):         # later assignments win: the feeding set last
+            for i in reversed(range(len(order))):
+                si, n = order[i]
+                with comp.If(sets[si][n].req.valid & ((cur == si) if hi else 1)):
+                    comp.d.comb += [grant.eq(i), any_req.eq(1)]
         req_addr = Signal(laddr_bits)
         with m.Switch(grant):
-            for i, n in enumerate(order):
+            for i, (si, n) in enumerate(order):
                 with m.Case(i):
-                    m.d.comb += req_addr.eq(readers[n].req.payload)
+                    m.d.comb += req_addr.eq(sets[si][n].req.payload)
         m.d.comb += [
             tcm.compute_req.valid.eq(any_req & rid_fifo.w_rdy),
             tcm.compute_req.payload.addr.eq(req_addr << _log2(cfg.tcm_banks)),
@@ -398,69 +404,86 @@ class NpuTop(wiring.Component):
             rid_fifo.w_data.eq(grant),
             rid_fifo.w_en.eq(tcm.compute_req.valid & tcm.compute_req.ready),
         ]
-        for i, n in enumerate(order):
-            m.d.comb += readers[n].req.ready.eq(tcm.compute_req.ready & rid_fifo.w_rdy &
-                                                any_req & (grant == i))
+        for i, (si, n) in enumerate(order):
+            m.d.comb += sets[si][n].req.ready.eq(tcm.compute_req.ready & rid_fifo.w_rdy &
+                                                 any_req & (grant == i))
         m.d.comb += tcm.compute_resp.ready.eq(1)
         resp_line = Cat(*[tcm.compute_resp.payload[i] for i in range(cfg.tcm_banks)])
-        for i, n in enumerate(order):
-            m.d.comb += [readers[n].resp_valid.eq(tcm.compute_resp.valid &
-                                                  (rid_fifo.r_data == i)),
-                         readers[n].resp_data.eq(resp_line)]
+        for i, (si, n) in enumerate(order):
+            m.d.comb += [sets[si][n].resp_valid.eq(tcm.compute_resp.valid &
+                                                   (rid_fifo.r_data == i)),
+                         sets[si][n].resp_data.eq(resp_line)]
         m.d.comb += rid_fifo.r_en.eq(tcm.compute_resp.valid)
 
-        # Row-tile sequencer.
-        rt = Signal(16)
+        # Row-tile sequencer: arm set (r % 2) for row tile r as soon as that set is free.
+        rt = Signal(16)                  # row tile being fed
+        arm_rt = Signal(17)              # next row tile to arm
+        arm_base = Signal(laddr_bits + 24)
+        armed = Signal(2)
         step_in_rt = Signal(26)
         s_in_blk = Signal(8)
         feeding = Signal()
-        starting = Signal()
         job_sent = Signal()
+        set_idle = [Signal(name=f"set{si}_idle") for si in range(2)]
+        for si in range(2):
+            m.d.comb += set_idle[si].eq(Cat(*[r.idle for r in sets[si].values()]).all())
         all_idle = Signal()
-        m.d.comb += all_idle.eq(Cat(*[r.idle for r in readers.values()]).all())
-        panel_base = Signal(laddr_bits + 24)
-        with comp.If(starting & all_idle):
-            comp.d.comb += [r.start.eq(1) for r in readers.values()]
-            comp.d.sync += [starting.eq(0), feeding.eq(1), step_in_rt.eq(0), s_in_blk.eq(0)]
-        m.d.comb += [
-            readers["val"].base.eq(panel_base), readers["val"].lines.eq(v_lines),
-            readers["pat"].base.eq(panel_base + v_lines), readers["pat"].lines.eq(p_lines),
-            readers["wsc"].base.eq(panel_base + v_lines + p_lines),
-            readers["wsc"].lines.eq(s_lines),
-            readers["xc"].base.eq(x_line), readers["xc"].lines.eq(xc_lines),
-            readers["xs"].base.eq(x_line + xc_lines), readers["xs"].lines.eq(xs_lines),
-        ]
-        # Join the planes into one step beat.
+        m.d.comb += all_idle.eq(set_idle[0] & set_idle[1])
+        arm_set = arm_rt[0]
+        for si in range(2):
+            rs = sets[si]
+            m.d.comb += [
+                rs["val"].base.eq(arm_base), rs["val"].lines.eq(v_lines),
+                rs["pat"].base.eq(arm_base + v_lines), rs["pat"].lines.eq(p_lines),
+                rs["wsc"].base.eq(arm_base + v_lines + p_lines), rs["wsc"].lines.eq(s_lines),
+                rs["xc"].base.eq(x_line), rs["xc"].lines.eq(xc_lines),
+                rs["xs"].base.eq(x_line + xc_lines), rs["xs"].lines.eq(xs_lines),
+            ]
+            can_arm = feeding & (arm_rt < rts) & (arm_set == si) & ~armed[si] & set_idle[si]
+            with comp.If(can_arm):
+                comp.d.comb += [r.start.eq(1) for r in rs.values()]
+                comp.d.sync += [armed[si].eq(1), arm_rt.eq(arm_rt + 1),
+                                arm_base.eq(arm_base + panel_lines)]
+        # Join the planes of the feeding set into one step beat.
         st = engine.step
-        val, pat, xc = readers["val"].out, readers["pat"].out, readers["xc"].out
-        wsc, xs = readers["wsc"].out, readers["xs"].out
+
+        def pick(n):
+            o0, o1 = sets[0][n].out, sets[1][n].out
+            return Mux(cur, o1.valid, o0.valid), Mux(cur, o1.payload, o0.payload)
+
+        picked = {n: pick(n) for n in names}
+        (val_v, val_p), (pat_v, pat_p) = picked["val"], picked["pat"]
+        (wsc_v, wsc_p), (xc_v, xc_p), (xs_v, xs_p) = picked["wsc"], picked["xc"], picked["xs"]
         blk_last = s_in_blk == Mux(sparse, bs // 4 - 1, bs // 2 - 1)
         parity = step_in_rt[0]
-        m.d.comb += st.valid.eq(feeding & val.valid & (pat.valid | ~sparse) & xc.valid &
-                                wsc.valid & xs.valid)
-        m.d.comb += [st.payload.w.eq(val.payload), st.payload.scale_w.eq(wsc.payload),
-                     st.payload.scale_x.eq(xs.payload)]
+        armed_cur = Mux(cur, armed[1], armed[0])
+        m.d.comb += st.valid.eq(feeding & armed_cur & val_v & (pat_v | ~sparse) & xc_v &
+                                wsc_v & xs_v)
+        m.d.comb += [st.payload.w.eq(val_p), st.payload.scale_w.eq(wsc_p),
+                     st.payload.scale_x.eq(xs_p)]
         for i in range(lanes):
-            nib = pat.payload[4 * i:4 * i + 4]
+            nib = pat_p[4 * i:4 * i + 4]
             m.d.comb += st.payload.pattern[i].eq(Mux(nib[3], 7, nib[:3]))
         with m.If(sparse):
-            m.d.comb += st.payload.x.as_value().eq(xc.payload)
+            m.d.comb += st.payload.x.as_value().eq(xc_p)
         with m.Else():
-            m.d.comb += st.payload.x.as_value().eq(Mux(parity, xc.payload[8:16],
-                                                       xc.payload[0:8]))
+            m.d.comb += st.payload.x.as_value().eq(Mux(parity, xc_p[8:16], xc_p[0:8]))
         st_fire = st.valid & st.ready
-        m.d.comb += [
-            val.ready.eq(st_fire), pat.ready.eq(st_fire & sparse),
-            xc.ready.eq(st_fire & (sparse | parity)),
-            wsc.ready.eq(st_fire & blk_last), xs.ready.eq(st_fire & blk_last),
-        ]
+        take = {"val": st_fire, "pat": st_fire & sparse, "xc": st_fire & (sparse | parity),
+                "wsc": st_fire & blk_last, "xs": st_fire & blk_last}
+        for si in range(2):
+            for n in names:
+                m.d.comb += sets[si][n].out.ready.eq(take[n] & (cur == si))
         with comp.If(st_fire):
             comp.d.sync += [step_in_rt.eq(step_in_rt + 1),
                             s_in_blk.eq(Mux(blk_last, 0, s_in_blk + 1))]
             with comp.If(step_in_rt == steps - 1):
-                comp.d.sync += [feeding.eq(0), rt.eq(rt + 1)]
-                with comp.If(rt != rts - 1):
-                    comp.d.sync += [starting.eq(1), panel_base.eq(panel_base + panel_lines)]
+                comp.d.sync += [rt.eq(rt + 1), cur.eq(~cur), step_in_rt.eq(0), s_in_blk.eq(0)]
+                for si in range(2):     # bit by bit: the other set may be armed now
+                    with comp.If(cur == si):
+                        comp.d.sync += armed[si].eq(0)
+                with comp.If(rt == rts - 1):
+                    comp.d.sync += feeding.eq(0)
         # Engine job (all row tiles at once).
         c_ok = Signal()
         m.d.comb += [engine.job.valid.eq(c_ok & ~job_sent),
@@ -503,7 +526,8 @@ class NpuTop(wiring.Component):
         c_checking = Signal()
         with comp.If(c_start):
             comp.d.sync += [c_active.eq(1), c_checking.eq(1), job_sent.eq(0), rt.eq(0), c_ok.eq(0),
-                            y_rt.eq(0), y_j.eq(0)]
+                            y_rt.eq(0), y_j.eq(0), arm_rt.eq(0), armed.eq(0), cur.eq(0),
+                            step_in_rt.eq(0), s_in_blk.eq(0)]
         gemv_cmd_addr = Signal(64)
         with comp.If(c_checking):
             comp.d.sync += c_checking.eq(0)
@@ -520,7 +544,7 @@ class NpuTop(wiring.Component):
             with comp.Elif(g.gemv.flags.last & (y_end > tcm_bytes)):
                 report(comp, ErrorCode.TCM_RANGE, g.gemv.y_addr)
             with comp.Else():
-                comp.d.sync += [starting.eq(1), panel_base.eq(w_line), c_ok.eq(1)]
+                comp.d.sync += [feeding.eq(1), arm_base.eq(w_line), c_ok.eq(1)]
         # LUT: one VLutEngine job per command.
         l_start = Signal()
         lut_job_sent = Signal()
@@ -548,7 +572,7 @@ class NpuTop(wiring.Component):
                 report(comp, ErrorCode.BAD_LENGTH, lut_cmd_addr)
         comp_busy = Signal()
         m.d.comb += comp_busy.eq(c_active | lut_active)
-        with comp.If(c_active & ~c_checking & ~starting & ~feeding & job_sent &
+        with comp.If(c_active & ~c_checking & ~feeding & job_sent &
                      ~engine.busy & ~c_start):
             comp.d.sync += c_active.eq(0)
         # Invalid pattern: fault address as golden.compile.execute reports it.
