@@ -418,10 +418,12 @@ def _image_hex(image: bytes, bus_bytes: int) -> str:
 
 
 def run_program_verilator(prog: Program, *, image=None, errors=None, waves=None,
-                          timeout_cycles=None, soft_reset_first=False) -> GemvRun:
+                          timeout_cycles=None, soft_reset_first=False,
+                          progress_cycles=None) -> GemvRun:
     """Run ``prog`` on NpuTop in Verilator (cocotb, HDL clock, HDL DRAM preloaded).
 
     ``errors``: optional ``(lo, hi, resp)`` DRAM byte range that answers an AXI error.
+    ``progress_cycles``: print the DRAM bytes read so far every this many cycles.
     """
     import json
     import os
@@ -478,6 +480,7 @@ def run_program_verilator(prog: Program, *, image=None, errors=None, waves=None,
         "win_size": len(prog.image), "timeout_cycles": timeout_cycles or
         max(100_000, 4 * prog.estimate_cycles()), "result": str(run_dir / "result.json"),
         "soft_reset_first": soft_reset_first,
+        "progress_cycles": progress_cycles, "expected_rd_bytes": prog.min_dram_bytes,
         "registers": {r.name: r.offset for r in register_map(cfg)},
         "counters": list(COUNTERS),
     }
