@@ -1,7 +1,11 @@
-"""``python -m cosim.sim``: run a built-in block-scaled GEMV workload and print a summary.
+"""``python -m cosim.sim`` (``make sim``): run a GEMV workload on the NPU RTL and summarise.
 
-For now the GEMV runs on the golden model (``golden.gemv_reference``); the NPU run will slot
-in beside it (``run_golden`` / ``print_summary`` are the reusable pieces).
+The workload is compiled by the golden compiler into a DRAM image and a command list, run on
+``hw.NpuTop`` in Verilator (``cosim.npu``: HDL clock, DRAM model in the simulation, the host
+side driven through the AXI4-Lite CSR port), and y is compared bit for bit with
+``golden.gemv_reference``. The summary gives cycles against the bound, MAC utilisation, DRAM
+traffic, wall time and the verdict; the exit status is non-zero unless y is bit-exact.
+``--golden-only`` skips the RTL and runs only the golden model.
 
 The workload imitates an LLM linear layer: weights ~ N(0, 1/K) with a per-output-row
 spread (log-normal, sigma 0.3) and a few heavy-tailed entries (Student t, 4 degrees of
@@ -127,6 +131,60 @@ def print_summary(items: dict, title: str = "lutnpu GEMV", file=None) -> None:
     print(format_summary(items, title), file=file or sys.stdout)
 
 
+def run_npu(wl: Workload, *, simulator: str = "verilator", waves: bool = False,
+            progress: bool = True) -> tuple[dict, bool]:
+    """Run the workload on the NPU RTL; returns (summary items, bit-exact verdict)."""
+    from golden.compile import compile_gemv
+    from hw import NpuConfig
+
+    from .npu import run_program_amaranth, run_program_verilator
+
+    cfg = NpuConfig(block_size=wl.w.block, scale_format=wl.w.scale_format)
+    t0 = time.perf_counter()
+    prog = compile_gemv(wl.w, wl.x, config=cfg, sparse=wl.sparse)
+    t_compile = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    if simulator == "verilator":
+        print("running on NpuTop in Verilator (the first run builds the model, ~2 min) ...",
+              flush=True)
+        run = run_program_verilator(prog, waves=waves,
+                                    progress_cycles=100_000 if progress else None)
+    else:
+        print("running on NpuTop in Amaranth's simulator (slow: keep the shape small) ...",
+              flush=True)
+        run = run_program_amaranth(prog)
+    t_total = time.perf_counter() - t0
+    y_ref = gemv_reference(wl.w, wl.x)
+    exact = bool(np.array_equal(run.y.view(np.uint32), y_ref.view(np.uint32)))
+    mismatches = int(np.sum(run.y.view(np.uint32) != y_ref.view(np.uint32)))
+    c = run.counters
+    m, k = wl.w.shape
+    build_s = run.extra.get("build_s", 0.0)
+    items = {
+        "simulator": simulator + (f" (model build {build_s:.0f} s)" if build_s > 1 else ""),
+        "NPU config": f"{cfg.lanes} lanes, {cfg.tcm_banks} TCM banks x {cfg.tcm_bank_words} x "
+                      f"{cfg.tcm_word_bits} bit, {cfg.bus_data_bits}-bit AXI4",
+        "commands": f"{prog.cmd_count} ({len(prog.image) / 2**20:.2f} MiB DRAM image, "
+                    f"compiled in {t_compile:.2f} s)",
+        "status": f"error={run.status['error'].name}, done={run.status['done']}",
+        "cycles": f"{run.cycles:,}",
+        "bound_cycles": f"{run.bound_cycles:,} (max of compute at full lanes, DRAM bytes / "
+                        f"{cfg.bus_bytes} B per cycle)",
+        "cycles / bound": f"{run.cycles / run.bound_cycles:.3f}",
+        "MAC utilisation": f"{c['mac_active'] / max(c['compute_busy'], 1):.2%} of GEMV cycles, "
+                           f"{c['mac_active'] / max(run.cycles, 1):.2%} of all cycles",
+        "DRAM bytes read / written": f"{c['dram_rd_bytes']:,} / {c['dram_wr_bytes']:,}",
+        "stalls (operand/tcm/axi/sync)": f"{c['stall_operand']:,} / {c['stall_tcm']:,} / "
+                                         f"{c['stall_axi']:,} / {c['stall_sync']:,}",
+        "wall time": f"{t_total - build_s:.1f} s ({run.cycles / max(t_total - build_s, 1e-9):,.0f}"
+                     f" NPU cycles/s)",
+        "bit-exact vs gemv_reference": "YES" if exact else f"NO ({mismatches} of {m} rows differ)",
+    }
+    if waves and run.extra.get("waves"):
+        items["waveform"] = str(run.extra["waves"])
+    return items, exact
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m cosim.sim",
@@ -135,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--m", type=int, default=1024, help="output rows M (default 1024)")
     parser.add_argument("--k", type=int, default=4096, help="reduction length K (default 4096)")
+    parser.add_argument("--small", action="store_true",
+                        help="a small workload (M=64, K=1024) unless --m/--k are given")
     parser.add_argument("--dense", action="store_true", help="dense weights (no 2:4 pruning)")
     parser.add_argument(
         "--scale",
@@ -143,13 +203,32 @@ def main(argv: list[str] | None = None) -> int:
         help="block scale format: e8m0 = MXFP4 (block 32), e4m3 = NVFP4 (block 16)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--simulator", choices=("verilator", "amaranth"), default="verilator",
+                        help="RTL simulator (default verilator)")
+    parser.add_argument("--waves", action="store_true",
+                        help="record a waveform under build/ (also: WAVES=1)")
+    parser.add_argument("--golden-only", action="store_true",
+                        help="run only the golden model, no RTL")
     args = parser.parse_args(argv)
+    if args.small:
+        given = argv if argv is not None else sys.argv[1:]
+        if "--m" not in given:
+            args.m = 64
+        if "--k" not in given:
+            args.k = 1024
     try:
         wl = make_workload(args.m, args.k, dense=args.dense, scale=args.scale, seed=args.seed)
     except ValueError as exc:
         parser.error(str(exc))
-    print_summary(run_golden(wl))
-    return 0
+    items = run_golden(wl)
+    if args.golden_only:
+        print_summary(items)
+        return 0
+    items.pop("engine")
+    npu_items, exact = run_npu(wl, simulator=args.simulator, waves=args.waves or None)
+    items.update(npu_items)
+    print_summary(items, title="lutnpu GEMV on the NPU RTL")
+    return 0 if exact else 1
 
 
 if __name__ == "__main__":
