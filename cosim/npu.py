@@ -419,11 +419,15 @@ def _image_hex(image: bytes, bus_bytes: int) -> str:
 
 def run_program_verilator(prog: Program, *, image=None, errors=None, waves=None,
                           timeout_cycles=None, soft_reset_first=False,
-                          progress_cycles=None) -> GemvRun:
+                          progress_cycles=None, waves_name=None) -> GemvRun:
     """Run ``prog`` on NpuTop in Verilator (cocotb, HDL clock, HDL DRAM preloaded).
 
     ``errors``: optional ``(lo, hi, resp)`` DRAM byte range that answers an AXI error.
     ``progress_cycles``: print the DRAM bytes read so far every this many cycles.
+    ``waves``: None reads ``WAVES`` from the environment; True picks VCD for short runs and
+    FST for long ones, ``"vcd"``/``"fst"`` force one (``cosim.waves.waves_format``). The trace
+    goes to ``build/waves/<waves_name>.vcd|fst`` with a ``.gtkw`` beside it
+    (``cosim.gtkw.write_npu_gtkw``); its path is ``run.extra["waves"]``.
     """
     import json
     import os
@@ -444,8 +448,9 @@ def run_program_verilator(prog: Program, *, image=None, errors=None, waves=None,
     verilog = emit_verilog(dut, npu_name)
     wrapper = sim_wrapper_verilog(dut, npu_name, cfg, base=prog.dram_base,
                                   depth_log2=depth_log2)
-    if waves is None:
-        waves = os.environ.get("WAVES", "0") not in ("", "0")
+    from cosim.waves import waves_format
+
+    waves = waves_format(waves, prog.estimate_cycles())
     src_dir = BUILD_ROOT / "npu_src"
     src_dir.mkdir(parents=True, exist_ok=True)
     extra = []
@@ -493,15 +498,25 @@ def run_program_verilator(prog: Program, *, image=None, errors=None, waves=None,
     from cocotb_tools.check_results import get_results
 
     results = run_dir / "results.xml"
+    test_args, wave_file = [], None
+    if waves:
+        wave_file = BUILD_ROOT / "waves" / f"{waves_name or run_dir.name}.{waves}"
+        wave_file.parent.mkdir(parents=True, exist_ok=True)
+        test_args = ["--trace-file", str(wave_file)]
     t1 = time.time()
     runner.test(test_module="cosim.tb.npu", hdl_toplevel="lutnpu_npu_sim",
                 extra_env={"LUTNPU_NPU_JOB": str(run_dir / "job.json"),
                            "PYTHONWARNINGS": "error::DeprecationWarning"},
-                plusargs=plusargs, waves=waves, build_dir=runner.build_dir,
-                test_dir=run_dir, results_xml=str(results))
+                plusargs=plusargs, waves=bool(waves), build_dir=runner.build_dir,
+                test_dir=run_dir, results_xml=str(results), test_args=test_args)
     t_run = time.time() - t1
+    if wave_file is not None:
+        from cosim.gtkw import write_npu_gtkw
+
+        write_npu_gtkw(wave_file, dut)
     tests, failed = get_results(results)
-    assert tests > 0 and failed == 0, f"cocotb NPU run failed; see {results}"
+    assert tests > 0 and failed == 0, f"cocotb NPU run failed; see {results}" + (
+        f"; waveform: {wave_file}" if wave_file else "")
     res = json.loads((run_dir / "result.json").read_text())
     dumped = bytearray()
     for line in (run_dir / "dump.hex").read_text().split():
@@ -519,7 +534,8 @@ def run_program_verilator(prog: Program, *, image=None, errors=None, waves=None,
     return GemvRun(y=prog.y_from_image(y_image), cycles=res["counters"]["cycles"],
                    counters=res["counters"], status=status, bound_cycles=prog.bound_cycles,
                    image=y_image, program=prog,
-                   extra={"build_s": t_build, "run_s": t_run, "sim_time_ns": res["sim_ns"]})
+                   extra={"build_s": t_build, "run_s": t_run, "sim_time_ns": res["sim_ns"],
+                          "waves": wave_file})
 
 
 def run_gemv(w, x, *, sparse=False, config=None, simulator="verilator", waves=None, **kw):

@@ -80,7 +80,7 @@ def _digest(*parts: str) -> str:
 
 
 def build_verilator(verilog: str, toplevel: str, *, extra_sources=(), build_args=(),
-                    waves: bool = False, build_dir: Path | None = None):
+                    waves: bool | str = False, build_dir: Path | None = None):
     """Compile ``verilog`` (text) with Verilator for cocotb; reuse a matching cached build.
 
     Returns the ``cocotb_tools.runner`` runner object, ready for ``.test(...)``.
@@ -91,8 +91,10 @@ def build_verilator(verilog: str, toplevel: str, *, extra_sources=(), build_args
     extra = [Path(s).read_text() for s in extra_sources]
     args = ["-Wall", *VERILATOR_WAIVERS, "--x-assign", "fast", "--x-initial", "fast",
             "-O3", *build_args]
+    # waves: True or "fst" records FST (compact, for long runs); "vcd" records VCD, which
+    # cosim.waves.Trace (vcdvcd) reads directly. The format is part of the cache key.
     if waves:
-        args += ["--trace-fst", "--trace-structs"]
+        args += ["--trace" if waves == "vcd" else "--trace-fst", "--trace-structs"]
     key = _digest(verilog, *extra, *args, str(waves), sys.version)
     build_dir = Path(build_dir or BUILD_ROOT / "verilator" / f"{toplevel}-{key}")
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -109,7 +111,7 @@ def build_verilator(verilog: str, toplevel: str, *, extra_sources=(), build_args
                 hdl_toplevel=toplevel,
                 build_dir=build_dir,
                 build_args=args,
-                waves=waves,
+                waves=bool(waves),
                 timescale=("1ns", "1ps"),
             )
             stamp.write_text(key)

@@ -25,7 +25,43 @@ from pathlib import Path
 import numpy as np
 from vcdvcd import VCDVCD
 
-__all__ = ["Trace", "WaveformError"]
+__all__ = ["FST_ABOVE_CYCLES", "Trace", "WaveformError", "axi_bursts", "bursts_crossing_4k",
+           "bursts_outside", "npu_steady_state", "npu_units", "valid_drops", "waves_format"]
+
+#: Runs expected to take more cycles than this record FST rather than VCD when the format is
+#: left to :func:`waves_format` (a VCD of the whole NPU grows by roughly 1 KB per cycle).
+FST_ABOVE_CYCLES = 200_000
+
+
+def waves_format(waves=None, cycles: int = 0) -> str | None:
+    """The trace format a run should record: ``None`` (no trace), ``"vcd"`` or ``"fst"``.
+
+    ``waves`` is the caller's request: ``None`` reads the ``WAVES`` environment variable
+    (unset, empty or ``0``: no trace); ``"vcd"`` or ``"fst"`` (any case) force a format;
+    anything else true (``True``, ``1``) picks VCD, which :class:`Trace` reads, for runs up
+    to :data:`FST_ABOVE_CYCLES` expected ``cycles`` and FST, several times smaller, above.
+
+    Raises
+    ------
+    ValueError
+        If ``waves`` is a string that is neither a format nor a truth value.
+    """
+    import os
+
+    if waves is None:
+        waves = os.environ.get("WAVES", "0")
+    if isinstance(waves, str):
+        text = waves.strip().lower()
+        if text in ("", "0", "false", "no", "off"):
+            return None
+        if text in ("vcd", "fst"):
+            return text
+        if text not in ("1", "true", "yes", "on"):
+            raise ValueError(f"WAVES must be 0, 1, vcd or fst, not {waves!r}")
+        waves = True
+    if not waves:
+        return None
+    return "fst" if cycles > FST_ABOVE_CYCLES else "vcd"
 
 
 class WaveformError(LookupError):
@@ -63,7 +99,11 @@ class Trace:
 
     def __init__(self, path, *, clock: str = "clk"):
         self._path = Path(path)
+        if self._path.suffix == ".fst":
+            raise WaveformError(f"{self._path} is FST, which this reader (vcdvcd) cannot "
+                                "read: open it in GTKWave, or record VCD (WAVES=vcd)")
         self._vcd = VCDVCD(str(self._path), store_tvs=True)
+        self._derived: dict[str, np.ndarray] = {}
         self.signals: list[str] = list(self._vcd.signals)
         clk = self._vcd[self.resolve(clock)]
         self._edges = np.array([t for t, v in clk.tv if v == "1"], dtype=np.int64)
@@ -77,7 +117,7 @@ class Trace:
 
     def resolve(self, name: str) -> str:
         """The full name of ``name``: an exact match or the unique one ending in ``.name``."""
-        if name in self._vcd.references_to_ids:
+        if name in self._derived or name in self._vcd.references_to_ids:
             return name
         matches = [s for s in self.signals if s.endswith("." + name)]
         if len(matches) == 1:
@@ -89,6 +129,8 @@ class Trace:
     def samples(self, name: str) -> np.ndarray:
         """``int64[cycles]``: the value of ``name`` just before each rising clock edge."""
         full = self.resolve(name)
+        if full in self._derived:
+            return self._derived[full]
         if full not in self._cache:
             tv = self._vcd[full].tv
             times = np.array([t for t, _ in tv], dtype=np.int64)
@@ -98,6 +140,30 @@ class Trace:
             out = np.where(idx >= 0, values[np.maximum(idx, 0)], -1)
             self._cache[full] = out
         return self._cache[full]
+
+    def derive(self, name: str, values) -> str:
+        """Add a signal computed from others (``int64[cycles]``, e.g. ``busy & ~dir``).
+
+        It is then read like a recorded one (``samples``, ``busy``, ``timeline``), under the
+        exact ``name``. Returns ``name``.
+        """
+        arr = np.asarray(values).astype(np.int64)
+        if arr.shape != (self.cycles,):
+            raise ValueError(f"derived signal {name!r} needs {self.cycles} samples, "
+                             f"not shape {arr.shape}")
+        self._derived[name] = arr
+        return name
+
+    def override(self, name: str, values) -> None:
+        """Replace the samples of a recorded signal (to build a deliberately broken trace)."""
+        full = self.resolve(name)
+        arr = np.asarray(values).astype(np.int64)
+        if arr.shape != (self.cycles,):
+            raise ValueError(f"override of {full!r} needs {self.cycles} samples")
+        if full in self._derived:
+            self._derived[full] = arr
+        else:
+            self._cache[full] = arr
 
     def value(self, name: str, cycle: int) -> int:
         """The value of ``name`` sampled at ``cycle``."""
@@ -160,3 +226,93 @@ class Trace:
                              "+" if frac < 2 / 3 else "#")
             rows.append(f"{unit:>{width}} |{''.join(cells)}| {busy.mean():6.1%} busy")
         return "\n".join(rows)
+
+
+# ---- protocol properties ---------------------------------------------------------------------
+
+
+def valid_drops(trace: Trace, prefix: str, *, payload: bool = True) -> list[tuple[int, str]]:
+    """Cycles where the valid/ready channel ``prefix`` broke the AXI handshake rule.
+
+    AXI (A3.2.1): once VALID is high it stays high, with the payload unchanged, until the
+    cycle READY is high too. Returns ``[(cycle, what)]`` for each cycle ``c`` where valid
+    was high and ready low and at ``c + 1`` valid fell (``"valid fell"``) or, with
+    ``payload``, a payload signal changed (``"<field> changed"``). Empty means the rule held.
+    """
+    valid = trace.resolve(f"{prefix}valid")
+    ready = trace.resolve(f"{prefix}ready")
+    v, r = trace.samples(valid), trace.samples(ready)
+    stalled = np.flatnonzero((v[:-1] == 1) & (r[:-1] == 0))
+    out = [(int(c), "valid fell") for c in stalled if v[c + 1] != 1]
+    if payload:
+        stem = valid[: -len("valid")]
+        for name in trace.signals:
+            if name.startswith(stem) and name not in (valid, ready):
+                col = trace.samples(name)
+                out += [(int(c), f"{name[len(stem):]} changed") for c in stalled
+                        if v[c + 1] == 1 and col[c + 1] != col[c]]
+    return sorted(out)
+
+
+def axi_bursts(trace: Trace, prefix: str) -> list[dict]:
+    """The address beats on an AXI AR or AW channel ``prefix`` (e.g. ``"axi__ar"``).
+
+    Each is ``{"cycle", "addr", "len", "size", "bytes", "end"}``: ``len`` is AxLEN (beats -
+    1), ``bytes = (len + 1) << size`` and ``end = addr + bytes`` (INCR bursts).
+    """
+    out = []
+    for cycle, f in trace.transfers(prefix, fields=["addr", "len", "size"]):
+        n = (f["len"] + 1) << f["size"]
+        out.append({"cycle": cycle, "addr": f["addr"], "len": f["len"], "size": f["size"],
+                    "bytes": n, "end": f["addr"] + n})
+    return out
+
+
+def bursts_crossing_4k(bursts: list[dict]) -> list[dict]:
+    """The bursts whose bytes span two 4 KiB pages (AXI A3.4.1 forbids it)."""
+    return [b for b in bursts if b["addr"] >> 12 != (b["end"] - 1) >> 12]
+
+
+def bursts_outside(bursts: list[dict], ranges) -> list[dict]:
+    """The bursts with a byte outside every ``(lo, hi)`` byte range of ``ranges``."""
+    return [b for b in bursts
+            if not any(lo <= b["addr"] and b["end"] <= hi for lo, hi in ranges)]
+
+
+# ---- the NPU top (cosim.npu's Verilator wrapper) -----------------------------------------------
+
+
+def npu_units(trace: Trace) -> dict[str, str]:
+    """Busy signals of the NPU's units, for :meth:`Trace.timeline`, derived in ``trace``.
+
+    - ``dma read``: the DMA runs a LOAD (a DRAM -> TCM descriptor: ``core.dma.busy`` and
+      ``d.dir == TO_TCM``); ``dma write``: it runs a STORE (``d.dir == TO_DRAM``);
+    - ``compute``: the compute unit runs a GEMV or LUT command (``core.comp_busy``);
+    - ``mac``: the GEMV engine issues a MAC step this cycle (``engine.fire``);
+    - ``fetch``: the command fetcher has a burst in flight (``core.f_busy``).
+    """
+    busy = trace.samples("core.dma.busy") > 0
+    to_dram = trace.samples("core.dma.d.dir") == 1
+    return {
+        "dma read": trace.derive("npu.dma_read", busy & ~to_dram),
+        "dma write": trace.derive("npu.dma_write", busy & to_dram),
+        "compute": trace.resolve("core.comp_busy"),
+        "mac": trace.resolve("core.comp.engine.fire"),
+        "fetch": trace.resolve("core.f_busy"),
+    }
+
+
+def npu_steady_state(trace: Trace) -> tuple[int, int]:
+    """``(start, stop)`` cycles of a streaming GEMV's steady state.
+
+    From the first cycle the compute unit is busy (the first GEMV starts: before it only
+    the first tile's LOAD runs, nothing can overlap) to the last cycle a LOAD runs, plus one
+    (after it only the last tile's GEMV and the y STORE remain). Raises WaveformError if
+    either never happens.
+    """
+    units = npu_units(trace)
+    comp = np.flatnonzero(trace.busy(units["compute"]))
+    load = np.flatnonzero(trace.busy(units["dma read"]))
+    if comp.size == 0 or load.size == 0:
+        raise WaveformError("no GEMV or no LOAD in the trace: no steady state")
+    return int(comp[0]), int(load[-1]) + 1
