@@ -26,15 +26,15 @@ __all__ = ["NPU_GROUPS", "NPU_SCOPE", "enum_decoders", "npu_groups", "vcd_signal
            "write_gtkw", "write_npu_gtkw"]
 
 #: Where :mod:`cosim.npu`'s Verilator wrapper puts the NPU in the trace hierarchy.
-NPU_SCOPE = "TOP.lutnpu_npu_sim.npu"
+NPU_SCOPE = "lutnpu_npu_sim.npu"
 
 #: Signal groups of the NPU top, by block: ``(group, [regex on the name below the NPU])``.
 #: Signals matching no pattern are left out of the save file (they stay in the trace).
 NPU_GROUPS: list[tuple[str, list[str]]] = [
     ("CSR port (AXI4-Lite)", [r"clk", r"rst", r"irq", r"csr__\w+"]),
     ("command processor", [
-        r"core\.(state|running|done|err_code|err_addr|raise_err|fetching|f_busy|f_next|f_left"
-        r"|f_inflight|popped|pop_cmd|head_addr|is_end|sync_mask|drain_done)",
+        (r"core\.(state|running|done|err_code|err_addr|raise_err|fetching|f_busy|f_next|f_left"
+         r"|f_inflight|popped|pop_cmd|head_addr|is_end|sync_mask|drain_done)"),
         r"core\.head\.\w+\.op", r"core\.cmd_fifo\.level",
         r"core\.(dma_busy|d_desc_valid|comp_busy|c_active|c_start|lut_active)"]),
     ("DMA AXI AR", [r"axi__ar\w+"]),
@@ -43,13 +43,14 @@ NPU_GROUPS: list[tuple[str, list[str]]] = [
     ("DMA AXI W", [r"axi__w(data|strb|last|valid|ready)"]),
     ("DMA AXI B", [r"axi__b(id|resp|valid|ready)"]),
     ("DMA engine", [
-        r"core\.dma\.(fsm_state|busy|outstanding|ax_valid|ax_addr|ax_len|a_addr|a_words_left"
-        r"|r_left|w_left|credit|load|retire)",
+        (r"core\.dma\.(fsm_state|busy|outstanding|ax_valid|ax_addr|ax_len|a_addr|a_words_left"
+         r"|r_left|w_left|credit|load|retire)"),
         r"core\.dma\.d\.(dir|dram_addr|tcm_addr|row_bytes)",
         r"core\.dma\.done__(valid|payload\.error)"]),
-    ("TCM banks", [r"core\.tcm\.\w*(grant|stall|accepted|conflict)\w*",
-                   r"core\.tcm\.\w*(req|resp)__(valid|ready)",
-                   r"core\.tcm\.bank\d+\w*"]),
+    ("TCM banks", [
+        (r"core\.tcm\.(compute|dma|vec)_(req__valid|req__ready|req__payload\.\w+|resp__valid"
+         r"|resp__ready|grant|accepted|banks|eligible|stall_cycles)"),
+        r"core\.tcm\.post_\w+", r"core\.tcm\.(r_en|w_en)(\$\d+)?"]),
     ("compute", [
         r"core\.comp\.(rt|arm_rt|armed|cur|feeding|job_sent|set\d_idle|all_idle|step_in_rt)",
         r"core\.comp\.engine\.(busy|fire|stall_operand|error|(job|step|y)__(valid|ready))",

@@ -26,7 +26,8 @@ import numpy as np
 from vcdvcd import VCDVCD
 
 __all__ = ["FST_ABOVE_CYCLES", "Trace", "WaveformError", "axi_bursts", "bursts_crossing_4k",
-           "bursts_outside", "npu_steady_state", "npu_units", "valid_drops", "waves_format"]
+           "bursts_outside", "filter_vcd", "NPU_ESSENTIALS", "npu_steady_state", "npu_units",
+           "valid_drops", "waves_format"]
 
 #: Runs expected to take more cycles than this record FST rather than VCD when the format is
 #: left to :func:`waves_format` (a VCD of the whole NPU grows by roughly 1 KB per cycle).
@@ -68,6 +69,9 @@ class WaveformError(LookupError):
     """A signal is missing or ambiguous in a trace, or the trace has no clock."""
 
 
+_RANGE = re.compile(r"\s*\[\d+(:\d+)?\]$")
+
+
 def _to_int(text: str | None) -> int:
     if text is None or re.search(r"[xXzZ]", text):
         return -1
@@ -105,7 +109,18 @@ class Trace:
         self._vcd = VCDVCD(str(self._path), store_tvs=True)
         self._derived: dict[str, np.ndarray] = {}
         self.signals: list[str] = list(self._vcd.signals)
-        clk = self._vcd[self.resolve(clock)]
+        self._by_base = {_RANGE.sub("", full): full for full in self.signals}
+        try:
+            clock = self.resolve(clock)
+        except WaveformError:
+            # Every module of a Verilator trace has its own `clk`: take the topmost one.
+            tops = [s for s in self._by_base if s.endswith("." + clock) or s == clock]
+            depth = min((s.count(".") for s in tops), default=-1)
+            tops = [s for s in tops if s.count(".") == depth]
+            if len(tops) != 1:
+                raise
+            clock = self._by_base[tops[0]]
+        clk = self._vcd[clock]
         self._edges = np.array([t for t, v in clk.tv if v == "1"], dtype=np.int64)
         if self._edges.size == 0:
             raise WaveformError(f"clock {clock!r} never rises in {self._path}")
@@ -116,28 +131,46 @@ class Trace:
         return int(self._edges.size)
 
     def resolve(self, name: str) -> str:
-        """The full name of ``name``: an exact match or the unique one ending in ``.name``."""
+        """The full name of ``name``: an exact match or the unique one ending in ``.name``.
+
+        A bit range that the trace appends to a vector's name (Verilator: ``araddr[31:0]``)
+        need not be given.
+        """
         if name in self._derived or name in self._vcd.references_to_ids:
             return name
-        matches = [s for s in self.signals if s.endswith("." + name)]
+        if name in self._by_base:
+            return self._by_base[name]
+        matches = [full for base, full in self._by_base.items() if base.endswith("." + name)]
         if len(matches) == 1:
             return matches[0]
         if not matches:
             raise WaveformError(f"no signal {name!r} in {self._path}")
         raise WaveformError(f"signal {name!r} is ambiguous in {self._path}: {matches[:8]}")
 
+    def base(self, name: str) -> str:
+        """The full name of ``name`` without a trailing bit range."""
+        return _RANGE.sub("", self.resolve(name))
+
     def samples(self, name: str) -> np.ndarray:
-        """``int64[cycles]``: the value of ``name`` just before each rising clock edge."""
+        """``int64[cycles]``: the value of ``name`` just before each rising clock edge.
+
+        Signals wider than 63 bits come back as an object array of Python ints.
+        """
         full = self.resolve(name)
         if full in self._derived:
             return self._derived[full]
         if full not in self._cache:
             tv = self._vcd[full].tv
             times = np.array([t for t, _ in tv], dtype=np.int64)
-            values = np.array([_to_int(v) for _, v in tv], dtype=np.int64)
+            ints = [_to_int(v) for _, v in tv]
+            try:
+                values = np.array(ints, dtype=np.int64)
+            except OverflowError:   # wider than 63 bits (data buses): Python ints
+                values = np.array(ints, dtype=object)
             # The last change strictly before the edge: registers sample the old value.
             idx = np.searchsorted(times, self._edges, side="left") - 1
-            out = np.where(idx >= 0, values[np.maximum(idx, 0)], -1)
+            out = values[np.maximum(idx, 0)] if values.size else np.full(idx.shape, -1)
+            out = np.where(idx >= 0, out, -1)
             self._cache[full] = out
         return self._cache[full]
 
@@ -186,10 +219,11 @@ class Trace:
         """
         valid = self.resolve(f"{prefix}{sep}valid")
         ready = self.resolve(f"{prefix}{sep}ready")
+        valid, ready = self.base(valid), self.base(ready)
         stem = valid[: -len("valid")]
         if fields is None:
-            fields = sorted(s[len(stem):] for s in self.signals
-                            if s.startswith(stem) and s not in (valid, ready))
+            fields = sorted(b[len(stem):] for b in self._by_base
+                            if b.startswith(stem) and b not in (valid, ready))
         beats = np.flatnonzero((self.samples(valid) == 1) & (self.samples(ready) == 1))
         columns = {f: self.samples(stem + f) for f in fields}
         return [(int(c), {f: int(col[c]) for f, col in columns.items()}) for c in beats]
@@ -239,14 +273,14 @@ def valid_drops(trace: Trace, prefix: str, *, payload: bool = True) -> list[tupl
     was high and ready low and at ``c + 1`` valid fell (``"valid fell"``) or, with
     ``payload``, a payload signal changed (``"<field> changed"``). Empty means the rule held.
     """
-    valid = trace.resolve(f"{prefix}valid")
-    ready = trace.resolve(f"{prefix}ready")
+    valid = trace.base(f"{prefix}valid")
+    ready = trace.base(f"{prefix}ready")
     v, r = trace.samples(valid), trace.samples(ready)
     stalled = np.flatnonzero((v[:-1] == 1) & (r[:-1] == 0))
     out = [(int(c), "valid fell") for c in stalled if v[c + 1] != 1]
     if payload:
         stem = valid[: -len("valid")]
-        for name in trace.signals:
+        for name in map(trace.base, trace.signals):
             if name.startswith(stem) and name not in (valid, ready):
                 col = trace.samples(name)
                 out += [(int(c), f"{name[len(stem):]} changed") for c in stalled
@@ -316,3 +350,48 @@ def npu_steady_state(trace: Trace) -> tuple[int, int]:
     if comp.size == 0 or load.size == 0:
         raise WaveformError("no GEMV or no LOAD in the trace: no steady state")
     return int(comp[0]), int(load[-1]) + 1
+
+
+#: Signals of the NPU (names below ``lutnpu_npu_sim.npu``) that the protocol checks and the
+#: unit timeline read: the clock, both AXI ports, and the units' busy flags.
+NPU_ESSENTIALS = [r"clk", r"rst", r"irq", r"axi__\w+", r"csr__\w+", r"core\.state",
+                  r"core\.dma\.busy", r"core\.dma\.d\.dir", r"core\.comp_busy",
+                  r"core\.comp\.engine\.fire", r"core\.f_busy"]
+
+
+def filter_vcd(src, dst, keep: Callable[[str], bool]) -> int:
+    """Copy the VCD ``src`` to ``dst`` with only the variables whose full name ``keep``s.
+
+    A whole-NPU VCD grows by about 20 KB per cycle; the checks need a few dozen signals,
+    so tests record the full trace once and keep this much smaller copy. Streams line by
+    line. Returns the number of variables kept.
+    """
+    scopes: list[str] = []
+    kept: set[str] = set()
+    with open(src) as fin, open(dst, "w") as fout:
+        for line in fin:
+            tok = line.split()
+            if tok and tok[0] == "$scope":
+                scopes.append(tok[2])
+            elif tok and tok[0] == "$upscope":
+                scopes.pop()
+            elif tok and tok[0] == "$var":
+                if not keep(".".join([*scopes, tok[4].lstrip("\\")])):
+                    continue
+                kept.add(tok[3])
+            fout.write(line)
+            if tok and tok[0] == "$enddefinitions":
+                break
+        n = len(kept)
+        for line in fin:
+            c = line[0]
+            if c == "b" or c == "r":
+                ident = line[line.index(" ") + 1:].strip()
+            elif c in "01xzXZ":
+                ident = line[1:].strip()
+            else:           # #time, $dumpvars, $end, comments
+                fout.write(line)
+                continue
+            if ident in kept:
+                fout.write(line)
+    return n

@@ -131,3 +131,187 @@ def test_enum_decoders_name_the_npu_run_state_dma_fsm_and_opcodes():
     assert dec["core.state"] == {0: "IDLE", 1: "CHECK", 2: "RUN", 3: "WAIT", 4: "DRAIN"}
     assert dec["core.dma.fsm_state"][0] == "IDLE"
     assert any(k.endswith(".dma.op") and v[1] == "LOAD" for k, v in dec.items())
+
+
+# ---- a recorded streaming GEMV on the Verilator NPU ------------------------------------------
+
+M, K, TILE_ROWS = 128, 512, 2      # 8 tiles of 2 row tiles: LOAD of tile t+1 beside GEMV t
+
+
+@pytest.fixture(scope="module")
+def recorded():
+    """Run a small streaming GEMV with a full VCD, keep the checked signals, check y."""
+    import re
+    import shutil
+
+    from cosim.npu import run_program_verilator
+    from golden import gemv_reference, quant
+    from golden.compile import compile_gemv
+    from hw.config import NpuConfig
+
+    rng = np.random.default_rng(6)
+    w = quant.quantize_mxfp4(rng.standard_normal((M, K)).astype(np.float32))
+    x = quant.quantize_mxfp4(rng.standard_normal(K).astype(np.float32))
+    prog = compile_gemv(w, x, config=NpuConfig(), sparse=False, tile_rows=TILE_ROWS)
+    run = run_program_verilator(prog, waves="vcd", waves_name="test_waves_npu_full")
+    assert np.array_equal(run.y.view(np.uint32), gemv_reference(w, x).view(np.uint32))
+    full = run.extra["waves"]
+    gtkw_text = full.with_suffix(".gtkw").read_text()
+    state_filter = full.with_suffix(".filters") / "core.state.txt"
+    facts = {"gtkw": gtkw_text, "state_filter": state_filter.read_text(),
+             "full_bytes": full.stat().st_size}
+    # The whole-design VCD is ~20 KB per cycle; keep only what the checks read.
+    keep = re.compile(r"lutnpu_npu_sim\.npu\.(%s)" % "|".join(wv.NPU_ESSENTIALS))
+    small = full.with_name("test_waves_npu.vcd")
+    wv.filter_vcd(full, small, lambda name: bool(keep.fullmatch(name)))
+    full.unlink()
+    full.with_suffix(".gtkw").unlink()
+    shutil.rmtree(full.with_suffix(".filters"))
+    return Trace(small), prog, run, facts
+
+
+@pytest.fixture
+def mutable(recorded):
+    """The recorded trace; signals overridden by a test are restored afterwards."""
+    trace = recorded[0]
+    saved = {}
+
+    def override(name, values):
+        full = trace.resolve(name)
+        saved.setdefault(full, trace.samples(full).copy())
+        trace.override(full, values)
+
+    yield trace, override
+    for full, values in saved.items():
+        trace.override(full, values)
+
+
+CHANNELS = [f"npu.{port}__{ch}" for port in ("axi", "csr") for ch in ("ar", "r", "aw", "w", "b")]
+
+
+def _command_ranges(prog):
+    """DRAM byte ranges named by the command list in the image: (reads, writes)."""
+    from hw.commands import COMMAND_BYTES, Opcode, decode_list
+
+    off = prog.cmd_addr - prog.dram_base
+    cmds = decode_list(bytes(prog.image[off:off + COMMAND_BYTES * prog.cmd_count]))
+    reads = [(prog.cmd_addr, prog.cmd_addr + COMMAND_BYTES * prog.cmd_count)]
+    writes = []
+    for op, f in cmds:
+        if op in (Opcode.LOAD, Opcode.STORE):
+            rng = (f["dram_addr"], f["dram_addr"] + f["length"])
+            (reads if op == Opcode.LOAD else writes).append(rng)
+    return reads, writes
+
+
+@pytest.mark.slow
+def test_recording_has_a_grouped_gtkw_with_decoded_states(recorded):
+    _, _, run, facts = recorded
+    for group in ("CSR port", "command processor", "DMA AXI AR", "DMA AXI W", "TCM banks",
+                  "lane 0: MAC pair + accumulator", "lane 7: MAC pair + accumulator"):
+        assert f"-{group}" in facts["gtkw"]
+    assert "lutnpu_npu_sim.npu.core.comp.engine.mac3.sum[9:0]" in facts["gtkw"]
+    assert facts["state_filter"].splitlines()[2] == "2 RUN"
+    assert run.status["done"] == 1
+
+
+@pytest.mark.slow
+def test_axi_valid_never_falls_before_ready_on_any_channel(recorded):
+    trace = recorded[0]
+    for ch in CHANNELS:
+        assert trace.transfers(ch, fields=[]), f"{ch} carried nothing"
+        assert wv.valid_drops(trace, ch) == [], ch
+
+
+@pytest.mark.slow
+def test_valid_drops_catches_a_valid_withdrawn_from_the_recording(mutable):
+    trace, override = mutable
+    v, r = trace.samples("npu.axi__arvalid"), trace.samples("npu.axi__arready")
+    stalled = np.flatnonzero((v[:-1] == 1) & (r[:-1] == 0))
+    assert stalled.size, "the recording has no AR stall to break"
+    c = int(stalled[0])
+    broken = v.copy()
+    broken[c + 1] = 0
+    override("npu.axi__arvalid", broken)
+    assert (c, "valid fell") in wv.valid_drops(trace, "npu.axi__ar")
+
+
+@pytest.mark.slow
+def test_no_burst_crosses_4k_and_loads_are_split_at_the_boundary(recorded):
+    trace = recorded[0]
+    ar, aw = wv.axi_bursts(trace, "npu.axi__ar"), wv.axi_bursts(trace, "npu.axi__aw")
+    assert ar and aw
+    assert wv.bursts_crossing_4k(ar) == [] and wv.bursts_crossing_4k(aw) == []
+    # The check is exercised: some burst ends exactly on a 4 KiB page that the next continues.
+    assert any(b["end"] % 4096 == 0 and n["addr"] == b["end"] for b, n in zip(ar, ar[1:]))
+
+
+@pytest.mark.slow
+def test_4k_check_catches_a_burst_moved_across_a_page(mutable):
+    trace, override = mutable
+    beat = next(b for b in wv.axi_bursts(trace, "npu.axi__ar") if b["bytes"] > 8)
+    addr = trace.samples("npu.axi__araddr").copy()
+    addr[beat["cycle"]] = 0x10000 - 8            # the same burst, now straddling 0x10000
+    override("npu.axi__araddr", addr)
+    crossing = wv.bursts_crossing_4k(wv.axi_bursts(trace, "npu.axi__ar"))
+    assert [b["cycle"] for b in crossing] == [beat["cycle"]]
+
+
+@pytest.mark.slow
+def test_every_burst_lies_inside_a_range_the_command_list_names(recorded, mutable):
+    trace, prog = recorded[0], recorded[1]
+    reads, writes = _command_ranges(prog)
+    assert len(reads) > 8 and writes
+    assert wv.bursts_outside(wv.axi_bursts(trace, "npu.axi__ar"), reads) == []
+    assert wv.bursts_outside(wv.axi_bursts(trace, "npu.axi__aw"), writes) == []
+    # and the check fails on a burst moved past the image
+    _, override = mutable
+    beat = wv.axi_bursts(trace, "npu.axi__aw")[0]
+    addr = trace.samples("npu.axi__awaddr").copy()
+    addr[beat["cycle"]] = prog.dram_base + len(prog.image)
+    override("npu.axi__awaddr", addr)
+    bad = wv.bursts_outside(wv.axi_bursts(trace, "npu.axi__aw"), writes)
+    assert [b["cycle"] for b in bad] == [beat["cycle"]]
+
+
+def _overlap(trace):
+    start, stop = wv.npu_steady_state(trace)
+    units = wv.npu_units(trace)
+    dma = trace.busy(units["dma read"]) | trace.busy(units["dma write"])
+    return float((dma & trace.busy(units["compute"]))[start:stop].mean()), start, stop
+
+
+@pytest.mark.slow
+def test_dma_and_compute_overlap_in_90_percent_of_the_steady_state(recorded):
+    trace, prog, run, _ = recorded
+    frac, start, stop = _overlap(trace)
+    # steady state: first GEMV start .. last LOAD end, most of the run
+    assert stop - start > 0.6 * trace.cycles
+    assert frac >= 0.90, f"overlap {frac:.1%} in cycles {start}..{stop}"
+
+
+@pytest.mark.slow
+def test_overlap_check_fails_when_compute_idles_for_half_the_steady_state(mutable):
+    trace, override = mutable
+    _, start, stop = _overlap(trace)
+    comp = trace.samples("core.comp_busy").copy()
+    comp[(start + stop) // 2:stop - 1] = 0
+    override("core.comp_busy", comp)
+    assert _overlap(trace)[0] < 0.6
+
+
+@pytest.mark.slow
+def test_lutnpu_waves_timeline_and_check_on_the_recording(recorded, capsys):
+    from cosim.cli import main
+
+    path = str(recorded[0]._path)
+    assert main(["waves", path, "--timeline", "--window", "256"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split("|")[0].strip() for line in out[1:]] == [
+        "dma read", "dma write", "compute", "mac", "fetch"]
+    assert main(["waves", path, "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "BROKEN" not in out and "DMA and compute overlap in" in out
+    assert main(["waves", path, "--transfers", "npu.axi__aw"]) == 0
+    assert capsys.readouterr().out.count("addr=") == len(wv.axi_bursts(recorded[0],
+                                                                        "npu.axi__aw"))
