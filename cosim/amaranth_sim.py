@@ -29,7 +29,8 @@ def waves_requested() -> bool:
 
 def _run(dut, benches, processes, period, vcd: Path | None, traces):
     sim = Simulator(dut)
-    sim.add_clock(period)
+    if period:
+        sim.add_clock(period)
     for bench in benches:
         sim.add_testbench(bench)
     for proc in processes:
@@ -56,6 +57,8 @@ def simulate(dut, *benches, name: str, processes=(), period: float = 1e-8,
         File stem of the waveform under build/waves/ (use the test's name).
     processes : iterable of async callables
         Extra ``sim.add_process`` processes (e.g. models that respond on every edge).
+    period : float
+        Clock period in seconds; 0 or None for a design without a clock (combinational).
     waves : bool, optional
         Force waveforms on or off; by default the ``WAVES`` environment variable decides.
     traces : optional

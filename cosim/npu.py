@@ -500,7 +500,11 @@ def run_program_verilator(prog: Program, *, image=None, errors=None, waves=None,
     results = run_dir / "results.xml"
     test_args, wave_file = [], None
     if waves:
-        wave_file = BUILD_ROOT / "waves" / f"{waves_name or run_dir.name}.{waves}"
+        if waves_name is None:      # stable per shape, so `make waves` overwrites its last trace
+            worker = os.environ.get("PYTEST_XDIST_WORKER")
+            waves_name = (f"npu_{prog.m}x{prog.k}_{'sparse' if prog.sparse else 'dense'}"
+                          + (f"_{worker}" if worker else ""))
+        wave_file = BUILD_ROOT / "waves" / f"{waves_name}.{waves}"
         wave_file.parent.mkdir(parents=True, exist_ok=True)
         test_args = ["--trace-file", str(wave_file)]
     t1 = time.time()
