@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 from vcdvcd import VCDVCD
 
-__all__ = ["FST_ABOVE_CYCLES", "Trace", "WaveformError", "axi_bursts", "bursts_crossing_4k",
-           "bursts_outside", "filter_vcd", "NPU_ESSENTIALS", "npu_steady_state", "npu_units",
+__all__ = ["FST_ABOVE_CYCLES", "NPU_ESSENTIALS", "Trace", "WaveformError", "axi_bursts",
+           "bursts_crossing_4k", "bursts_outside", "filter_vcd", "npu_steady_state", "npu_units",
            "valid_drops", "waves_format"]
 
 #: Runs expected to take more cycles than this record FST rather than VCD when the format is

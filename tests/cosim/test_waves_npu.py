@@ -9,6 +9,8 @@ command list names, and that DMA and compute overlap in at least 90 % of the ste
 (first GEMV start to last LOAD end, ``cosim.waves.npu_steady_state``).
 """
 
+import itertools
+
 import numpy as np
 import pytest
 from vcd import VCDWriter
@@ -161,7 +163,7 @@ def recorded():
     facts = {"gtkw": gtkw_text, "state_filter": state_filter.read_text(),
              "full_bytes": full.stat().st_size}
     # The whole-design VCD is ~20 KB per cycle; keep only what the checks read.
-    keep = re.compile(r"lutnpu_npu_sim\.npu\.(%s)" % "|".join(wv.NPU_ESSENTIALS))
+    keep = re.compile(r"lutnpu_npu_sim\.npu\.(" + "|".join(wv.NPU_ESSENTIALS) + ")")
     small = full.with_name("test_waves_npu.vcd")
     wv.filter_vcd(full, small, lambda name: bool(keep.fullmatch(name)))
     full.unlink()
@@ -243,7 +245,7 @@ def test_no_burst_crosses_4k_and_loads_are_split_at_the_boundary(recorded):
     assert ar and aw
     assert wv.bursts_crossing_4k(ar) == [] and wv.bursts_crossing_4k(aw) == []
     # The check is exercised: some burst ends exactly on a 4 KiB page that the next continues.
-    assert any(b["end"] % 4096 == 0 and n["addr"] == b["end"] for b, n in zip(ar, ar[1:]))
+    assert any(b["end"] % 4096 == 0 and n["addr"] == b["end"] for b, n in itertools.pairwise(ar))
 
 
 @pytest.mark.slow
@@ -283,7 +285,7 @@ def _overlap(trace):
 
 @pytest.mark.slow
 def test_dma_and_compute_overlap_in_90_percent_of_the_steady_state(recorded):
-    trace, prog, run, _ = recorded
+    trace = recorded[0]
     frac, start, stop = _overlap(trace)
     # steady state: first GEMV start .. last LOAD end, most of the run
     assert stop - start > 0.6 * trace.cycles
