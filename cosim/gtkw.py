@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 __all__ = ["NPU_GROUPS", "NPU_SCOPE", "enum_decoders", "npu_groups", "vcd_signals",
-           "write_gtkw", "write_npu_gtkw"]
+           "write_component_gtkw", "write_gtkw", "write_npu_gtkw"]
 
 #: Where :mod:`cosim.npu`'s Verilator wrapper puts the NPU in the trace hierarchy.
 NPU_SCOPE = "lutnpu_npu_sim.npu"
@@ -205,14 +205,14 @@ def write_gtkw(gtkw_path, dump_path, signals: Mapping[str, int],
     return gtkw_path
 
 
-def _design_signals(component) -> dict[str, int]:
+def _design_signals(component, scope: str = NPU_SCOPE) -> dict[str, int]:
     """Signal names and widths from the design, for traces whose header we cannot read."""
     from amaranth.hdl import Fragment
 
     design = Fragment.get(component, None).prepare()
     out = {}
     for info in design.fragments.values():
-        prefix = ".".join((NPU_SCOPE, *info.name[1:]))
+        prefix = ".".join((scope, *info.name[1:]))
         for sig, sname in info.signal_names.items():
             out[f"{prefix}.{sname}"] = len(sig)
     return out
@@ -233,3 +233,24 @@ def write_npu_gtkw(dump_path, component, gtkw_path=None) -> Path:
         signals = _design_signals(component)
     return write_gtkw(gtkw_path, dump_path, signals, npu_groups(component.config.lanes),
                       scope=NPU_SCOPE, enums=enum_decoders(component))
+
+
+def write_component_gtkw(dump_path, component, *, scope: str, gtkw_path=None) -> Path:
+    """Save file for a Verilator recording of any component (``cosim.runner.run_cocotb``).
+
+    One group per member of the component's signature (``i``, ``o``, ``a``...), holding its
+    ports and their struct fields, then the clock and reset; internal signals stay in the
+    trace but out of the save file. ``scope`` is the component's place in the trace (the
+    Verilog toplevel name).
+    """
+    dump_path = Path(dump_path)
+    gtkw_path = Path(gtkw_path) if gtkw_path else dump_path.with_suffix(".gtkw")
+    if dump_path.suffix == ".vcd":
+        signals = vcd_signals(dump_path)
+    else:
+        signals = _design_signals(component, scope)
+    groups = [(name, [rf"{re.escape(name)}(__\w+)?(\.[\w.\[\]]+)?"])
+              for name in component.signature.members]
+    groups.append(("clock and reset", [r"clk", r"rst"]))
+    return write_gtkw(gtkw_path, dump_path, signals, groups, scope=scope,
+                      enums=enum_decoders(component))

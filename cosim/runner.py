@@ -135,8 +135,10 @@ def run_cocotb(component, *, toplevel: str, test_module: str, testcase: str | No
     """
     from cocotb_tools.check_results import get_results
 
-    if waves is None:
-        waves = os.environ.get("WAVES", "0") not in ("", "0")
+    from .waves import waves_format
+
+    # Block benches are short: VCD (readable by cosim.waves) unless WAVES=fst asks for FST.
+    waves = waves_format(waves, 0)
     verilog = emit_verilog(component, toplevel)
     runner = build_verilator(verilog, toplevel, build_args=build_args, waves=waves)
     test_dir = Path(test_dir or runner.build_dir / "run")
@@ -144,20 +146,34 @@ def run_cocotb(component, *, toplevel: str, test_module: str, testcase: str | No
     results = test_dir / f"{test_module.rsplit('.', 1)[-1]}-{testcase or 'all'}.xml"
     env = dict(extra_env or {})
     env.setdefault("PYTHONWARNINGS", "error::DeprecationWarning")
+    test_args, wave_file = [], None
+    if waves:
+        stem = f"{toplevel}-{test_module.rsplit('.', 1)[-1]}-{testcase or 'all'}"
+        wave_file = BUILD_ROOT / "waves" / f"{stem}.{waves}"
+        wave_file.parent.mkdir(parents=True, exist_ok=True)
+        test_args = ["--trace-file", str(wave_file)]
     runner.test(
         test_module=test_module,
         hdl_toplevel=toplevel,
         testcase=testcase,
         extra_env=env,
-        waves=waves,
+        waves=bool(waves),
+        test_args=test_args,
         seed=seed,
         build_dir=runner.build_dir,
         test_dir=test_dir,
         results_xml=str(results),
     )
     tests, failed = get_results(results)
-    assert tests > 0, f"no cocotb test ran from {test_module}"
-    assert failed == 0, f"{failed} of {tests} cocotb tests failed in {test_module}; see {results}"
+    note = ""
+    if wave_file is not None:
+        from .gtkw import write_component_gtkw
+
+        write_component_gtkw(wave_file, component, scope=toplevel)
+        note = f"; waveform: {wave_file} (+ .gtkw)"
+    assert tests > 0, f"no cocotb test ran from {test_module}{note}"
+    assert failed == 0, (f"{failed} of {tests} cocotb tests failed in {test_module}; "
+                         f"see {results}{note}")
     return tests, failed
 
 

@@ -114,7 +114,8 @@ class Trace:
             clock = self.resolve(clock)
         except WaveformError:
             # Every module of a Verilator trace has its own `clk`: take the topmost one.
-            tops = [s for s in self._by_base if s.endswith("." + clock) or s == clock]
+            tops = [s for s in self._by_base if (s.endswith("." + clock) or s == clock)
+                    and not s.startswith("$rootio.")]
             depth = min((s.count(".") for s in tops), default=-1)
             tops = [s for s in tops if s.count(".") == depth]
             if len(tops) != 1:
@@ -141,6 +142,8 @@ class Trace:
         if name in self._by_base:
             return self._by_base[name]
         matches = [full for base, full in self._by_base.items() if base.endswith("." + name)]
+        if len(matches) > 1:    # Verilator repeats the top ports under `$rootio`
+            matches = [m for m in matches if not m.startswith("$rootio.")]
         if len(matches) == 1:
             return matches[0]
         if not matches:
@@ -215,15 +218,18 @@ class Trace:
         """Beats on the valid/ready channel ``prefix``: ``[(cycle, {field: value})]``.
 
         The channel's signals are ``prefix + sep + "valid"``/``"ready"``; ``fields`` defaults
-        to every other signal sharing the prefix (for example ``m_axi__araddr``).
+        to every other signal sharing the prefix (for example ``m_axi__araddr``), except
+        Amaranth's internal copies (names with ``$``) and struct fields (names with ``.``).
         """
         valid = self.resolve(f"{prefix}{sep}valid")
         ready = self.resolve(f"{prefix}{sep}ready")
         valid, ready = self.base(valid), self.base(ready)
         stem = valid[: -len("valid")]
         if fields is None:
+            # `$` marks Amaranth's internal copies (e.g. `axi__araddr$91`), not channel fields.
             fields = sorted(b[len(stem):] for b in self._by_base
-                            if b.startswith(stem) and b not in (valid, ready))
+                            if b.startswith(stem) and b not in (valid, ready)
+                            and "$" not in b[len(stem):] and "." not in b[len(stem):])
         beats = np.flatnonzero((self.samples(valid) == 1) & (self.samples(ready) == 1))
         columns = {f: self.samples(stem + f) for f in fields}
         return [(int(c), {f: int(col[c]) for f, col in columns.items()}) for c in beats]
@@ -281,7 +287,9 @@ def valid_drops(trace: Trace, prefix: str, *, payload: bool = True) -> list[tupl
     if payload:
         stem = valid[: -len("valid")]
         for name in map(trace.base, trace.signals):
-            if name.startswith(stem) and name not in (valid, ready):
+            field = name[len(stem):]
+            if (name.startswith(stem) and name not in (valid, ready) and "$" not in field
+                    and "." not in field):
                 col = trace.samples(name)
                 out += [(int(c), f"{name[len(stem):]} changed") for c in stalled
                         if v[c + 1] == 1 and col[c + 1] != col[c]]
