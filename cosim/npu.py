@@ -450,7 +450,8 @@ def run_program_verilator(prog: Program, *, image=None, errors=None, waves=None,
                                   depth_log2=depth_log2)
     from cosim.waves import waves_format
 
-    waves = waves_format(waves, prog.estimate_cycles())
+    # `or False`: an untraced build keeps the cache key it had before waves_format.
+    waves = waves_format(waves, prog.estimate_cycles()) or False
     src_dir = BUILD_ROOT / "npu_src"
     src_dir.mkdir(parents=True, exist_ok=True)
     extra = []

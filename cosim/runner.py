@@ -138,7 +138,7 @@ def run_cocotb(component, *, toplevel: str, test_module: str, testcase: str | No
     from .waves import waves_format
 
     # Block benches are short: VCD (readable by cosim.waves) unless WAVES=fst asks for FST.
-    waves = waves_format(waves, 0)
+    waves = waves_format(waves, 0) or False  # False keeps the cache key of untraced builds
     verilog = emit_verilog(component, toplevel)
     runner = build_verilator(verilog, toplevel, build_args=build_args, waves=waves)
     test_dir = Path(test_dir or runner.build_dir / "run")
