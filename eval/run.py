@@ -93,14 +93,20 @@ def write_table_and_plot(res: dict) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(8, 5))
+    markers = "osD^v<>pP*Xh"
+    i = 0
     for name, bits, ppl in rows:
         if ppl is None or name == "baseline + LUT softmax":
             continue
-        ax.scatter(bits, ppl)
-        ax.annotate(name, (bits, ppl), fontsize=7, xytext=(4, 2), textcoords="offset points")
+        ax.scatter(bits, ppl, marker=markers[i % len(markers)], s=45,
+                   label=f"{name}: {ppl:.1f}")
+        i += 1
+    ax.legend(fontsize=7, loc="upper right")
+    ax.set_yscale("log")
+    ax.set_xlim(2.8, 5.2)
     ax.set_xlabel("bits per weight (linear layers)")
-    ax.set_ylabel("perplexity (held-out Austen)")
+    ax.set_ylabel("perplexity, log scale (held-out Austen)")
     ax.set_title("SmolLM2-135M: perplexity vs bits per weight")
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -157,7 +163,7 @@ def main(argv=None) -> int:
     for key, cfg, exp in runs:
         t1 = time.perf_counter()
         w = base if cfg is None else configs.apply(base, cfg)
-        if key == "common_group" and "int4_g32" in res and same is None:
+        if key == "common_group" and "ppl_int4_g32" in res and same is None:
             # The 32 x 1 strips along K are exactly the int4_g32 groups: check that the
             # weights are bit-identical, then reuse the perplexity instead of re-running it.
             g32 = configs.apply(base, "int4_g32")
