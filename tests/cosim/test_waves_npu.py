@@ -317,3 +317,19 @@ def test_lutnpu_waves_timeline_and_check_on_the_recording(recorded, capsys):
     assert main(["waves", path, "--transfers", "npu.axi__aw"]) == 0
     assert capsys.readouterr().out.count("addr=") == len(wv.axi_bursts(recorded[0],
                                                                         "npu.axi__aw"))
+
+
+def test_npu_gtkw_for_an_fst_trace_takes_names_from_the_design(tmp_path):
+    from cosim.gtkw import write_npu_gtkw
+    from hw.config import NpuConfig
+    from hw.top import NpuTop
+
+    fst = tmp_path / "run.fst"
+    fst.write_bytes(b"")                  # the header is not read for FST
+    text = write_npu_gtkw(fst, NpuTop(NpuConfig())).read_text()
+    assert f'[dumpfile] "{fst.resolve()}"' in text
+    for name in ("lutnpu_npu_sim.npu.core.state[2:0]", "lutnpu_npu_sim.npu.axi__araddr[31:0]",
+                 "lutnpu_npu_sim.npu.core.comp.engine.acc7.o__valid"):
+        assert name in text
+    assert (tmp_path / "run.filters" / "core.dma.fsm_state.txt").read_text().startswith(
+        "0 IDLE\n")
