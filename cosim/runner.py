@@ -141,6 +141,7 @@ def run_cocotb(component, *, toplevel: str, test_module: str, testcase: str | No
     waves = waves_format(waves, 0) or False  # False keeps the cache key of untraced builds
     verilog = emit_verilog(component, toplevel)
     runner = build_verilator(verilog, toplevel, build_args=build_args, waves=waves)
+    named_dir = test_dir is not None
     test_dir = Path(test_dir or runner.build_dir / "run")
     test_dir.mkdir(parents=True, exist_ok=True)
     results = test_dir / f"{test_module.rsplit('.', 1)[-1]}-{testcase or 'all'}.xml"
@@ -149,6 +150,9 @@ def run_cocotb(component, *, toplevel: str, test_module: str, testcase: str | No
     test_args, wave_file = [], None
     if waves:
         stem = f"{toplevel}-{test_module.rsplit('.', 1)[-1]}-{testcase or 'all'}"
+        if named_dir:   # callers that split one bench over run dirs (test_dma) get one each
+            stem += "-" + "_".join(test_dir.parts[-2:])
+        stem = "".join(c if c.isalnum() or c in "._-" else "_" for c in stem)
         wave_file = BUILD_ROOT / "waves" / f"{stem}.{waves}"
         wave_file.parent.mkdir(parents=True, exist_ok=True)
         test_args = ["--trace-file", str(wave_file)]
