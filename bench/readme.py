@@ -1,6 +1,9 @@
-"""Regenerate the README results table from docs/results/bench.json.
+"""Regenerate the README results tables from docs/results/bench.json and synth.json.
 
-Usage: ``python -m bench.readme`` (``make bench`` runs it after measuring).
+Usage: ``python -m bench.readme`` (``make bench`` and ``make synth`` run it after measuring).
+The bench table goes between ``<!-- results:begin -->`` and ``<!-- results:end -->``, the
+synthesis table (docs/results/synth.json, ``make synth``) between ``<!-- synth:begin -->``
+and ``<!-- synth:end -->``; a section whose markers or JSON file are missing is skipped.
 """
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+SYNTH_BEGIN, SYNTH_END = "<!-- synth:begin -->", "<!-- synth:end -->"
+SYNTH_CELLS = ("LUT4", "CCU2C", "TRELLIS_FF", "DP16KD", "MULT18X18D")
 
 
 def table(results: dict) -> str:
     machine = results.get("machine", {})
     lines = [
-        f"Measured on {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, "
-        f"{machine.get('date', '?')}.",
+        (f"Measured on {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, "
+        f"{machine.get('date', '?')}."),
         "",
         "| key | value |",
         "|---|---|",
@@ -30,15 +35,52 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def synth_table(report: dict) -> str:
+    """Markdown table of docs/results/synth.json: cells and Fmax per design."""
+    flow = report.get("flow", {})
+    lines = [
+        (f"{flow.get('device', '?')}, {flow.get('mode', '?').split(':')[0]}; Yosys synth_ecp5 "
+        f"+ nextpnr-ecp5 ({flow.get('date', '?')}). NpuTop Fmax: "
+        f"{report.get('npu_top_fmax_mhz', '?')} MHz."),
+        "",
+        "| design | LUT4 | CCU2 | FF | DP16KD | MULT18 | Fmax clk (MHz) | critical path (ns) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in sorted(report.get("designs", {}).items()):
+        label = f"`{name}`" + (" (port regs)" if r.get("registered") else "")
+        cells = " | ".join(str(r.get(c, "-")) for c in SYNTH_CELLS)
+        fmax = r.get("fmax_mhz")
+        crit = r.get("crit_ns")
+        lines.append(f"| {label} | {cells} | {fmax if fmax is not None else '-'} | "
+                     f"{crit if crit is not None else '-'} |")
+    return "\n".join(lines)
+
+
+def _replace(text: str, begin: str, end: str, body: str) -> str | None:
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
+    if not pattern.search(text):
+        return None
+    return pattern.sub(lambda _: f"{begin}\n{body}\n{end}", text)
+
+
 def main() -> int:
-    results = json.loads((ROOT / "docs" / "results" / "bench.json").read_text())
     readme = ROOT / "README.md"
     text = readme.read_text()
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
-    if not pattern.search(text):
+    results = json.loads((ROOT / "docs" / "results" / "bench.json").read_text())
+    new = _replace(text, BEGIN, END, table(results))
+    if new is None:
         raise SystemExit(f"README.md has no {BEGIN} ... {END} section")
-    readme.write_text(pattern.sub(lambda _: f"{BEGIN}\n{table(results)}\n{END}", text))
+    text = new
     print("README.md results table updated")
+    synth = ROOT / "docs" / "results" / "synth.json"
+    if synth.exists():
+        new = _replace(text, SYNTH_BEGIN, SYNTH_END, synth_table(json.loads(synth.read_text())))
+        if new is None:
+            print(f"README.md has no {SYNTH_BEGIN} ... {SYNTH_END} section: synth table skipped")
+        else:
+            text = new
+            print("README.md synthesis table updated")
+    readme.write_text(text)
     return 0
 
 
