@@ -31,8 +31,12 @@ sim: $(STAMP)
 verilog: $(STAMP)
 	$(PY) -m hw verilog --top -o build/verilog/lutnpu_top.v $(ARGS)
 
+# Every block, the arithmetic E2M1 multiplier, NpuTop default and 16 lanes on LFE5U-85F -6
+# (about 45 min on 2 cores) -> docs/results/synth.json and the README synthesis table.
+# One design: make synth ARGS="--only lutnpu_top".
 synth: $(STAMP)
-	$(PY) -m hw.synth $(ARGS)
+	$(PY) -m hw.synth --suite --report docs/results/synth.json $(ARGS)
+	$(PY) -m bench.readme
 
 waves: $(STAMP)
 	WAVES=1 $(PY) -m cosim.sim --small --waves $(ARGS)
