@@ -155,6 +155,10 @@ class Dma(wiring.Component):
         fault = Signal(abits)
         tcm_last = Signal(24 + 16 + 2)
         dram_last = Signal(abits + 16 + 2)
+        pp_dram = [Signal(32, name=f"pp_dram{k}") for k in range(-(-abits // 16))]
+        pp_tcm = [Signal(32, name=f"pp_tcm{k}") for k in range(2)]
+        prod_dram = Signal(abits + 16)
+        prod_tcm = Signal(24 + 16)
 
         # --- address walker (AR or AW): one burst per step --------------------------------
         a_addr = Signal(abits)
@@ -305,11 +309,29 @@ class Dma(wiring.Component):
                 with m.If(self.desc.valid):
                     m.d.sync += [d.eq(self.desc.payload), err.eq(DmaError.NONE), fault.eq(0)]
                     m.next = "CHECK"
+            # The range check's multiplies and sums take three registered steps (timing:
+            # a 16 x A-bit multiply and a long add in one cycle limited Fmax to ~63 MHz):
+            # CHECK 16 x 16-bit partial products, SUM them, LAST add the bases.
             with m.State("CHECK"):
                 m.d.comb += self.busy.eq(1)
+                rm1 = d.rows - 1
+                m.d.sync += [pp.eq(rm1 * d.dram_stride[16 * k:16 * k + 16])
+                             for k, pp in enumerate(pp_dram)]
+                m.d.sync += [pp.eq(rm1 * d.tcm_stride[16 * k:16 * k + 16])
+                             for k, pp in enumerate(pp_tcm)]
+                m.next = "SUM"
+            with m.State("SUM"):
+                m.d.comb += self.busy.eq(1)
                 m.d.sync += [
-                    tcm_last.eq(d.tcm_addr + (d.rows - 1) * d.tcm_stride + row_words - 1),
-                    dram_last.eq(d.dram_addr + (d.rows - 1) * d.dram_stride + d.row_bytes - 1),
+                    prod_dram.eq(sum(pp << (16 * k) for k, pp in enumerate(pp_dram))),
+                    prod_tcm.eq(sum(pp << (16 * k) for k, pp in enumerate(pp_tcm))),
+                ]
+                m.next = "LAST"
+            with m.State("LAST"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [
+                    tcm_last.eq(d.tcm_addr + prod_tcm + row_words - 1),
+                    dram_last.eq(d.dram_addr + prod_dram + d.row_bytes - 1),
                 ]
                 m.next = "DECIDE"
             with m.State("DECIDE"):
