@@ -120,7 +120,11 @@ class BlockAccumulator(wiring.Component):
         first = Signal(init=1)     # next block opens a row: add it to +0.0
         issue = Signal()
 
-        o_free = (~self.o.valid | self.o.ready) & ~(arrive & arrive_row_last)
+        # From registers only (not o.ready): o.ready would otherwise reach, through issue and
+        # the global stall, every pipeline register of every lane of the GEMV engine in one
+        # cycle (the engine's critical path). A row result thus waits one cycle more when the
+        # previous one is still held, which a row of >= 2 blocks never sees.
+        o_free = ~self.o.valid & ~(arrive & arrive_row_last)
 
         # ---- scale pipeline with one global stall -------------------------------------------
         e_valid = Signal()
