@@ -260,7 +260,9 @@ def run_program_amaranth(prog: Program, *, image=None, errors=None, p_ready=1.0,
 
 def run_gemv_amaranth(w, x, *, sparse=False, config=None, **kw) -> GemvRun:
     """Compile and run one GEMV on NpuTop in Amaranth's simulator."""
-    prog = compile_gemv(w, x, config=config or NpuConfig(), sparse=sparse)
+    if config is None:  # the default NPU, built for the operands' block size and scale format
+        config = NpuConfig(block_size=w.block, scale_format=w.scale_format)
+    prog = compile_gemv(w, x, config=config, sparse=sparse)
     return run_program_amaranth(prog, **kw)
 
 
@@ -549,7 +551,9 @@ def run_gemv(w, x, *, sparse=False, config=None, simulator="verilator", waves=No
 
     ``simulator``: ``"verilator"`` (cocotb, HDL clock and DRAM; fast) or ``"amaranth"``.
     """
-    prog = compile_gemv(w, x, config=config or NpuConfig(), sparse=sparse)
+    if config is None:  # the default NPU, built for the operands' block size and scale format
+        config = NpuConfig(block_size=w.block, scale_format=w.scale_format)
+    prog = compile_gemv(w, x, config=config, sparse=sparse)
     if simulator == "verilator":
         return run_program_verilator(prog, waves=waves, **kw)
     if simulator == "amaranth":
