@@ -70,6 +70,31 @@ def gemv_demo(w: model.LlamaWeights, tokens: np.ndarray) -> dict:
     }
 
 
+def npu_demo(w: model.LlamaWeights, tokens: np.ndarray) -> dict:
+    """The same blk.0.ffn_up GEMV on the NPU RTL (``hw.NpuTop`` in Amaranth's simulator,
+    ``cosim.npu.run_gemv_amaranth``), checked bit for bit against golden.gemv_reference; the
+    performance counters feed the energy model."""
+    from cosim.npu import run_gemv_amaranth
+
+    wf = w.tensors["blk.0.ffn_up.weight"]
+    x = model.layer_input(w, tokens[:32], 0, "ffn_up")[-1]
+    wq, xq = quant.quantize_mxfp4(wf), quant.quantize_mxfp4(x[None, :])
+    xb = quant.BlockQuantized(xq.codes[0], xq.scales[0], 32, "e8m0")
+    t0 = time.perf_counter()
+    r = run_gemv_amaranth(wq, xb)
+    dt = time.perf_counter() - t0
+    ref = gemv_reference(wq, xb)
+    e = energy.from_counters(r.counters, *wf.shape)
+    out = {"npu_ffn_up_bit_exact": int(np.array_equal(r.y.view(np.uint32),
+                                                       ref.view(np.uint32))),
+           "npu_ffn_up_cycles": int(r.cycles), "npu_ffn_up_bound_cycles": int(r.bound_cycles),
+           "npu_ffn_up_energy_uj": e.total_pj / 1e6, "npu_ffn_up_sim_s": round(dt, 1)}
+    for name in ("mac_active", "compute_busy", "dram_rd_bytes", "dram_wr_bytes"):
+        if name in r.counters:
+            out[f"npu_ffn_up_{name}"] = int(r.counters[name])
+    return out
+
+
 def write_table_and_plot(res: dict) -> None:
     rows = [("baseline (Q4_1, file)", configs.BASELINE_BITS, res.get("ppl_baseline"))]
     rows.append(("baseline + LUT softmax", configs.BASELINE_BITS, res.get("ppl_lut_softmax")))
@@ -121,6 +146,10 @@ def main(argv=None) -> int:
     ap.add_argument("--configs", nargs="*", default=None,
                     help="subset of configurations (default: all)")
     ap.add_argument("--workdir", default=str(ROOT / "build" / "eval"))
+    ap.add_argument("--no-npu", action="store_true",
+                    help="skip the real layer on the NPU RTL (Amaranth sim, ~1.5 min)")
+    ap.add_argument("--skip-ppl", action="store_true",
+                    help="only the GEMV / NPU / energy parts (keeps earlier ppl results)")
     args = ap.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "eval.json"
@@ -154,11 +183,18 @@ def main(argv=None) -> int:
                 "energy_per_token_uj_mxfp4_resident": er.total_pj / 1e6,
                 "cycles_per_token_mxfp4_8lanes": e.cycles})
     save()
+    if not args.no_npu:
+        res.update(npu_demo(base, tokens))
+        print(f"blk.0.ffn_up on NpuTop: bit-exact {res['npu_ffn_up_bit_exact']}, "
+              f"{res['npu_ffn_up_cycles']} cycles", flush=True)
+        save()
 
     runs = [("baseline", None, "exact"), ("lut_softmax", None, "lut")]
     runs += [(n, n, "exact") for n in configs.CONFIGS]
     if args.configs:
         runs = [r for r in runs if r[0] in args.configs]
+    if args.skip_ppl:
+        runs = []
     same = None
     for key, cfg, exp in runs:
         t1 = time.perf_counter()

@@ -155,14 +155,16 @@ def gemv_energy(
 def from_counters(counters: dict, m: int, k: int, **kw) -> EnergyEstimate:
     """:func:`gemv_energy` fed by the NPU performance counters of one GEMV run.
 
-    Uses ``dram_bytes_read + dram_bytes_written`` for the DRAM term and ``cycles`` for the
-    cycle count when the counters have them (names of SPEC section 5); the arithmetic terms
-    follow from the shape, which the counters do not change.
+    Uses the DRAM byte counters (``dram_rd_bytes + dram_wr_bytes``, the names of
+    ``hw.csr.COUNTERS``; ``dram_bytes_read``/``dram_bytes_written`` are accepted too) for the
+    DRAM term and ``cycles`` for the cycle count when the counters have them; the arithmetic
+    terms follow from the shape, which the counters do not change.
     """
     dram = None
-    if "dram_bytes_read" in counters or "dram_bytes_written" in counters:
-        dram = float(counters.get("dram_bytes_read", 0)) + float(
-            counters.get("dram_bytes_written", 0))
+    for rd, wr in (("dram_rd_bytes", "dram_wr_bytes"), ("dram_bytes_read", "dram_bytes_written")):
+        if rd in counters or wr in counters:
+            dram = float(counters.get(rd, 0)) + float(counters.get(wr, 0))
+            break
     return gemv_energy(m, k, dram_bytes=dram, cycles=counters.get("cycles"), **kw)
 
 

@@ -40,6 +40,8 @@ def test_from_counters_uses_dram_bytes_and_cycles():
                          16, 64)
     assert e.terms["dram"] == pytest.approx(110 * 1950)
     assert e.cycles == 1234
+    hw_names = en.from_counters({"dram_rd_bytes": 800, "dram_wr_bytes": 80, "cycles": 9}, 16, 64)
+    assert hw_names.terms["dram"] == pytest.approx(110 * 1950)
 
 
 def test_token_energy_dram_dominates_unless_resident():
