@@ -10,6 +10,7 @@ leaves its waveform behind without slowing down the passing ones.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -77,10 +78,9 @@ def simulate(dut, *benches, name: str, processes=(), period: float = 1e-8,
         _run(dut, benches, processes, period, vcd if record else None, traces)
     except Exception as exc:
         if not record:
-            try:
+            # The re-run fails the same way; what we want from it is its trace.
+            with contextlib.suppress(Exception):
                 _run(dut, benches, processes, period, vcd, traces)
-            except Exception:  # the re-run fails the same way; its trace is what we want
-                pass
         exc.add_note(f"waveform of the failing run: {vcd} (+ {vcd.with_suffix('.gtkw').name})")
         raise
     return vcd if record else None

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from amaranth.back import verilog as amaranth_verilog
 
-__all__ = ["BUILD_ROOT", "verilator_env", "emit_verilog", "run_cocotb", "VERILATOR_WAIVERS"]
+__all__ = ["BUILD_ROOT", "VERILATOR_WAIVERS", "emit_verilog", "run_cocotb", "verilator_env"]
 
 #: Everything built lands under build/ at the repository root (git-ignored).
 BUILD_ROOT = Path(__file__).resolve().parent.parent / "build"

@@ -158,7 +158,7 @@ def run_npu(wl: Workload, *, simulator: str = "verilator", waves: bool = False,
     exact = bool(np.array_equal(run.y.view(np.uint32), y_ref.view(np.uint32)))
     mismatches = int(np.sum(run.y.view(np.uint32) != y_ref.view(np.uint32)))
     c = run.counters
-    m, k = wl.w.shape
+    m = wl.w.shape[0]
     build_s = run.extra.get("build_s", 0.0)
     items = {
         "simulator": simulator + (f" (model build {build_s:.0f} s)" if build_s > 1 else ""),
