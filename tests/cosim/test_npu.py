@@ -7,6 +7,7 @@ two minutes on the 2-core reference machine, hence ``slow``.
 import numpy as np
 import pytest
 
+from cosim.faults import ERROR_CASES, error_images
 from cosim.npu import run_gemv, run_program_verilator
 from golden import gemv_reference, quant, sparse
 from golden.compile import compile_gemv, execute
@@ -65,3 +66,22 @@ def test_axi_slverr_from_dram_is_reported_like_the_interpreter_says():
     gold = execute(prog.config, prog.image, prog.dram_base, prog.cmd_addr, prog.cmd_count)
     yo = prog.y_addr - prog.dram_base
     assert run.image[yo:] == prog.image[yo:] != gold.image[yo:]
+
+
+@pytest.mark.parametrize("case", ERROR_CASES)
+def test_error_paths_end_cleanly_in_verilator_like_the_interpreter_says(case):
+    """Each named fault stops the NPU with the interpreter's error code and fault address,
+    raises the error interrupt (no hang: the cocotb driver waits on irq with a timeout), and
+    leaves DRAM outside the y area untouched."""
+    w, x = _operands(24, 256, seed=5)
+    prog = compile_gemv(w, x, config=NpuConfig(), sparse=True, tile_rows=1)
+    img = error_images(prog)[case]
+    gold = execute(prog.config, img, prog.dram_base, prog.cmd_addr, prog.cmd_count)
+    assert gold.error is not ErrorCode.NONE
+    run = run_program_verilator(prog, image=img)
+    assert run.status["error"] is gold.error
+    assert run.status["fault_addr"] == gold.fault_addr
+    assert run.status["done"] == 0 and run.status["irq_status"] == 0b10
+    yo = prog.y_addr - prog.dram_base
+    assert run.image[:yo] == img[:yo]
+    assert run.image[yo:] == gold.image[yo:]

@@ -7,11 +7,12 @@ with golden.compile.execute (error code, fault address, DRAM contents).
 import numpy as np
 import pytest
 
+from cosim.faults import ERROR_CASES, error_images, patch_command
 from cosim.npu import run_program_amaranth
 from golden import gemv_reference, quant, sparse
-from golden.compile import compile_gemv, execute, panel_bytes
+from golden.compile import compile_gemv, execute
 from hw.axi import Resp
-from hw.commands import COMMAND_BYTES, ErrorCode, Opcode, encode
+from hw.commands import ErrorCode, Opcode
 from hw.config import NpuConfig
 
 
@@ -57,45 +58,11 @@ def test_npu_gemv_bit_exact(name, m, k, sp, cfg, kw):
     assert c["cycles"] >= prog.bound_cycles
 
 
-def _patch_cmd(prog, index, op, **fields):
-    img = bytearray(prog.image)
-    o = prog.cmd_addr - prog.dram_base + index * COMMAND_BYTES
-    img[o:o + COMMAND_BYTES] = encode(op, **fields) if op is not None else fields["raw"]
-    return img
-
-
-def _nth(prog, opcode, n=0):
-    return [i for i, (op, _) in enumerate(prog.commands) if op is opcode][n]
-
-
-def _error_cases(prog):
-    cfg, base = prog.config, prog.dram_base
-    li = _nth(prog, Opcode.LOAD, 1)
-    lf = dict(prog.commands[li][1])
-    gi = _nth(prog, Opcode.GEMV)
-    gf = dict(prog.commands[gi][1])
-    v, _, _ = panel_bytes(cfg, gf["k_blocks"], True)
-    pat = bytearray(prog.image)
-    pat[prog.w_addr - base + v + 1] = 0x60 | (pat[prog.w_addr - base + v + 1] & 0x0F)
-    return {
-        "unknown_opcode": _patch_cmd(prog, 2, None, raw=bytes([0x0F]) + bytes(15)),
-        "dram_outside_window": _patch_cmd(prog, li, Opcode.LOAD,
-                                          **{**lf, "dram_addr": base + len(prog.image)}),
-        "tcm_out_of_range": _patch_cmd(prog, li, Opcode.LOAD,
-                                       **{**lf, "tcm_addr": cfg.tcm_bytes - 8}),
-        "zero_length": _patch_cmd(prog, li, Opcode.LOAD, **{**lf, "length": 0}),
-        "gemv_tcm_range": _patch_cmd(prog, gi, Opcode.GEMV,
-                                     **{**gf, "w_addr": cfg.tcm_bytes - 32}),
-        "invalid_pattern": pat,
-    }
-
-
-@pytest.mark.parametrize("case", ["unknown_opcode", "dram_outside_window", "tcm_out_of_range",
-                                  "zero_length", "gemv_tcm_range", "invalid_pattern"])
+@pytest.mark.parametrize("case", ERROR_CASES)
 def test_npu_error_paths_match_the_interpreter_and_recover(case):
     w, x = _operands(24, 64, seed=5)
     prog = compile_gemv(w, x, config=SMALL, sparse=True)
-    img = _error_cases(prog)[case]
+    img = error_images(prog)[case]
     gold = execute(prog.config, img, prog.dram_base, prog.cmd_addr, prog.cmd_count)
     assert gold.error is not ErrorCode.NONE
     w2, x2 = _operands(8, 64, seed=6)
@@ -159,8 +126,8 @@ def test_npu_lut_errors_match_interpreter(field, value, code):
 
     rng = np.random.default_rng(10)
     prog = compile_lut(rng.integers(0, 1 << 16, 16), rng.integers(0, 16, 64), config=SMALL)
-    li = _nth(prog, Opcode.LUT)
-    img = _patch_cmd(prog, li, Opcode.LUT, **{**prog.commands[li][1], field: value})
+    li = next(i for i, (op, _) in enumerate(prog.commands) if op is Opcode.LUT)
+    img = patch_command(prog, li, Opcode.LUT, **{**prog.commands[li][1], field: value})
     gold = execute(prog.config, img, prog.dram_base, prog.cmd_addr, prog.cmd_count)
     run = run_program_amaranth(prog, image=img)
     assert gold.error is code

@@ -1,0 +1,55 @@
+"""Fault injection for NPU runs: command lists and images broken in one named way each.
+
+``error_images(prog)`` returns, for a compiled ``golden.compile.Program``, DRAM images that
+differ from ``prog.image`` in exactly one place, each of which must stop the NPU with an
+error (the golden interpreter ``golden.compile.execute`` says which code and fault address).
+The same images drive the Amaranth-simulator and the Verilator end-to-end tests.
+"""
+
+from __future__ import annotations
+
+from golden.compile import Program, panel_bytes
+from hw.commands import COMMAND_BYTES, Opcode, encode
+
+__all__ = ["ERROR_CASES", "error_images", "patch_command"]
+
+#: The named faults of :func:`error_images`.
+ERROR_CASES = ("unknown_opcode", "dram_outside_window", "tcm_out_of_range", "zero_length",
+               "gemv_tcm_range", "invalid_pattern")
+
+
+def patch_command(prog: Program, index: int, op, **fields) -> bytearray:
+    """A copy of the image with command ``index`` replaced (``op=None``: ``fields["raw"]``)."""
+    img = bytearray(prog.image)
+    o = prog.cmd_addr - prog.dram_base + index * COMMAND_BYTES
+    img[o:o + COMMAND_BYTES] = encode(op, **fields) if op is not None else fields["raw"]
+    return img
+
+
+def _nth(prog: Program, opcode: Opcode, n: int = 0) -> int:
+    return [i for i, (op, _) in enumerate(prog.commands) if op is opcode][n]
+
+
+def error_images(prog: Program) -> dict[str, bytearray]:
+    """One faulty image per name in :data:`ERROR_CASES` (needs a 2:4 program with 2+ LOADs)."""
+    cfg, base = prog.config, prog.dram_base
+    li = _nth(prog, Opcode.LOAD, 1)
+    lf = dict(prog.commands[li][1])
+    gi = _nth(prog, Opcode.GEMV)
+    gf = dict(prog.commands[gi][1])
+    values_bytes, _, _ = panel_bytes(cfg, gf["k_blocks"], True)
+    pat = bytearray(prog.image)
+    # Pattern code 6 in the high nibble of the first weight tile's second pattern byte.
+    o = prog.w_addr - base + values_bytes + 1
+    pat[o] = 0x60 | (pat[o] & 0x0F)
+    return {
+        "unknown_opcode": patch_command(prog, 2, None, raw=bytes([0x0F]) + bytes(15)),
+        "dram_outside_window": patch_command(prog, li, Opcode.LOAD,
+                                             **{**lf, "dram_addr": base + len(prog.image)}),
+        "tcm_out_of_range": patch_command(prog, li, Opcode.LOAD,
+                                          **{**lf, "tcm_addr": cfg.tcm_bytes - 8}),
+        "zero_length": patch_command(prog, li, Opcode.LOAD, **{**lf, "length": 0}),
+        "gemv_tcm_range": patch_command(prog, gi, Opcode.GEMV,
+                                        **{**gf, "w_addr": cfg.tcm_bytes - 32}),
+        "invalid_pattern": pat,
+    }
