@@ -356,15 +356,20 @@ class NpuTop(wiring.Component):
             s_lines.eq(lines(nb * lanes)),
             xc_lines.eq(lines(nb * (bs // 2))),
             xs_lines.eq(lines(nb)),
-            panel_lines.eq(v_lines + p_lines + s_lines),
         ]
+        # Timing: the panel size, the range check's multiply and the fault address's multiply
+        # are registered (free-running from g), and the range check waits two cycles for them
+        # (c_wait) -- in one cycle they made the NPU's longest path.
+        m.d.sync += panel_lines.eq(v_lines + p_lines + s_lines)
+        w_span = Signal(40)
+        m.d.sync += w_span.eq(rts * panel_lines)
         w_line, x_line = Signal(laddr_bits + 1), Signal(laddr_bits + 1)
         m.d.comb += [w_line.eq(g.gemv.w_addr >> lnb), x_line.eq(g.gemv.x_addr >> lnb)]
         w_end = Signal(48)
         x_end = Signal(32)
         y_end = Signal(32)
         m.d.comb += [
-            w_end.eq(g.gemv.w_addr + ((rts * panel_lines) << lnb)),
+            w_end.eq(g.gemv.w_addr + (w_span << lnb)),
             x_end.eq(g.gemv.x_addr + ((xc_lines + xs_lines) << lnb)),
             y_end.eq(g.gemv.y_addr + ((rts * lanes) << 2)),
         ]
@@ -524,8 +529,10 @@ class NpuTop(wiring.Component):
                 comp.d.sync += y_rt.eq(y_rt + 1)
         # Start / finish of a GEMV.
         c_checking = Signal()
+        c_wait = Signal(2)
+        comp.d.sync += [c_wait.eq(c_wait << 1), c_checking.eq(c_wait[1])]
         with comp.If(c_start):
-            comp.d.sync += [c_active.eq(1), c_checking.eq(1), job_sent.eq(0), rt.eq(0), c_ok.eq(0),
+            comp.d.sync += [c_active.eq(1), c_wait.eq(1), job_sent.eq(0), rt.eq(0), c_ok.eq(0),
                             y_rt.eq(0), y_j.eq(0), arm_rt.eq(0), armed.eq(0), cur.eq(0),
                             step_in_rt.eq(0), s_in_blk.eq(0)]
         gemv_cmd_addr = Signal(64)
@@ -572,15 +579,21 @@ class NpuTop(wiring.Component):
                 report(comp, ErrorCode.BAD_LENGTH, lut_cmd_addr)
         comp_busy = Signal()
         m.d.comb += comp_busy.eq(c_active | lut_active)
-        with comp.If(c_active & ~c_checking & ~feeding & job_sent &
+        with comp.If(c_active & ~c_wait.any() & ~c_checking & ~feeding & job_sent &
                      ~engine.busy & ~c_start):
             comp.d.sync += c_active.eq(0)
         # Invalid pattern: fault address as golden.compile.execute reports it.
         f = engine.fault
+        # Registered in two steps (multiply, then sums); the error is reported two cycles
+        # after the engine raises it (it is sticky and the engine takes no more steps).
         pat_fault = Signal(64)
-        m.d.comb += pat_fault.eq(g.gemv.w_addr + ((f.row_tile * panel_lines + v_lines) << lnb) +
-                                 ((f.step * lanes + f.lane) >> 1))
-        with comp.If(engine.error):
+        pf_rows = Signal(40)
+        pf_err = Signal(2)
+        m.d.sync += [pf_rows.eq(f.row_tile * panel_lines),
+                     pat_fault.eq(g.gemv.w_addr + ((pf_rows + v_lines) << lnb) +
+                                  ((f.step * lanes + f.lane) >> 1))]
+        comp.d.sync += pf_err.eq(Cat(engine.error, pf_err[0]))
+        with comp.If(pf_err[1]):
             report(comp, ErrorCode.INVALID_PATTERN, pat_fault)
 
         # ---- dispatcher --------------------------------------------------------------------------
