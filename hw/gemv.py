@@ -82,8 +82,8 @@ class GemvEngine(wiring.Component):
     stall_operand : Out(1)
         A job is running but ``step`` is not valid.
     error : Out(1)
-        Sticky: an invalid 2:4 pattern code (6, 7) arrived. The engine then takes no more
-        steps; only row tiles whose last step came before the fault still leave on ``y``.
+        Sticky: an invalid 2:4 pattern code (6, 7) arrived (raised the cycle after that
+        step was taken, from its register). The engine then takes no more steps; only row tiles whose last step came before the fault still leave on ``y``.
         Reset it (ResetInserter) to continue.
     fault : Out(gemv_fault_layout(config))
         Position of that pattern code.
@@ -128,11 +128,12 @@ class GemvEngine(wiring.Component):
 
         # ---- job registers and counters -------------------------------------------------
         active = Signal()
+        st_invalid = Signal()                  # the registered step had an invalid pattern
         job = Signal(GemvJob)
         rt, blk, stp = Signal(16), Signal(16), Signal(8)
         gstep = Signal(32)                     # step within the row tile (for fault reports)
         outstanding = Signal(17)               # row tiles whose y has not left yet
-        m.d.comb += self.job.ready.eq(~active & ~self.error)
+        m.d.comb += self.job.ready.eq(~active & ~self.error & ~st_invalid)
         with m.If(self.job.valid & self.job.ready):
             m.d.sync += [active.eq(1), job.eq(self.job.payload), rt.eq(0), blk.eq(0),
                          stp.eq(0), gstep.eq(0)]
@@ -142,9 +143,20 @@ class GemvEngine(wiring.Component):
         st = [Signal(PartialSum, name=f"st{i}") for i in range(lanes)]
         acc_ready = Signal()
         m.d.comb += acc_ready.eq(_all([a.i.ready for a in accs]))
+        # An invalid pattern is latched with its step (st_invalid) and handled from the
+        # register: the step never reaches the accumulators, the engine stops taking steps
+        # and raises error one cycle later. (Decoding it straight into the enables of every
+        # lane's registers was the engine's critical path.)
+        st_lane = Signal(range(lanes))
+        st_rt = Signal(16)
+        st_gstep = Signal(32)
         for a, s in zip(accs, st):
-            m.d.comb += [a.i.valid.eq(st_valid & acc_ready), a.i.payload.eq(s)]
-        with m.If(st_valid & acc_ready):
+            m.d.comb += [a.i.valid.eq(st_valid & ~st_invalid & acc_ready), a.i.payload.eq(s)]
+        with m.If(st_valid & st_invalid):
+            m.d.sync += [st_valid.eq(0), st_invalid.eq(0), self.error.eq(1),
+                         self.fault.row_tile.eq(st_rt), self.fault.step.eq(st_gstep),
+                         self.fault.lane.eq(st_lane)]
+        with m.Elif(st_valid & acc_ready):
             m.d.sync += st_valid.eq(0)
 
         p = self.step.payload
@@ -154,7 +166,7 @@ class GemvEngine(wiring.Component):
                          mac.pattern.eq(Mux(job.sparse, p.pattern[i], 0))]
             m.d.comb += invalid[i].eq(mac.invalid)
 
-        can_take = active & ~self.error & (~st_valid | acc_ready)
+        can_take = active & ~self.error & ~(st_valid & st_invalid) & (~st_valid | acc_ready)
         m.d.comb += self.step.ready.eq(can_take)
         fire = Signal()
         m.d.comb += [fire.eq(self.step.valid & can_take), self.mac_active.eq(fire),
@@ -170,15 +182,13 @@ class GemvEngine(wiring.Component):
         ]
         row_last = Signal()
         m.d.comb += row_last.eq(last_step & last_blk & job.last)
-        with m.If(fire & invalid.any()):
-            lane = Signal(range(lanes))
-            for i in reversed(range(lanes)):
-                with m.If(invalid[i]):
-                    m.d.comb += lane.eq(i)
-            m.d.sync += [self.error.eq(1), self.fault.row_tile.eq(rt),
-                         self.fault.step.eq(gstep), self.fault.lane.eq(lane)]
-        with m.Elif(fire):
-            m.d.sync += st_valid.eq(1)
+        lane = Signal(range(lanes))
+        for i in reversed(range(lanes)):
+            with m.If(invalid[i]):
+                m.d.comb += lane.eq(i)
+        with m.If(fire):
+            m.d.sync += [st_valid.eq(1), st_invalid.eq(invalid.any()), st_lane.eq(lane),
+                         st_rt.eq(rt), st_gstep.eq(gstep)]
             for i, mac in enumerate(macs):
                 m.d.sync += [st[i].psum.eq(mac.sum), st[i].block_last.eq(last_step),
                              st[i].row_last.eq(row_last), st[i].scale_w.eq(p.scale_w[i]),
@@ -198,7 +208,7 @@ class GemvEngine(wiring.Component):
         for i, a in enumerate(accs):
             m.d.comb += [self.y.payload[i].eq(a.o.payload), a.o.ready.eq(self.y.ready & all_valid)]
         y_fire = self.y.valid & self.y.ready
-        inc = fire & row_last & ~invalid.any()
+        inc = st_valid & ~st_invalid & acc_ready & st[0].row_last
         m.d.sync += outstanding.eq(outstanding + inc - y_fire)
         m.d.comb += self.busy.eq(active | st_valid | (outstanding != 0))
         return m
