@@ -285,6 +285,7 @@ def main(argv=None) -> int:
         runs = [(n, n, None, args.registered) for n in names]
         workroot = args.workdir
     results = {}
+    failed = []
     for key, name, overrides, registered in runs:
         cfg = config if overrides is None else NpuConfig(**overrides)
         workdir = None if workroot is None else workroot / re.sub(r"[^\w.=-]+", "_", key)
@@ -295,7 +296,10 @@ def main(argv=None) -> int:
         except (subprocess.CalledProcessError, RuntimeError, ImportError) as exc:
             detail = getattr(exc, "stderr", "") or str(exc)
             print(f"error: {key}: {detail[-1500:]}", file=sys.stderr)
-            return 1
+            if not args.suite:
+                return 1
+            failed.append(key)      # the suite goes on with the other designs
+            continue
         r["seconds"] = round(time.time() - t0, 1)
         if registered:
             r["registered"] = True
@@ -307,11 +311,14 @@ def main(argv=None) -> int:
         print(f"{key:28s} {cells}  total={r['cells']}{fmax}  ({r['seconds']} s)", flush=True)
         if args.report:     # after every design, so a long suite keeps what it measured
             write_report(args.report, {key: r}, speed=args.speed, device=device)
-    if args.json:
+    if args.json and results:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results if len(results) > 1 else results[runs[0][0]],
+        args.json.write_text(json.dumps(results if len(results) > 1 else
+                                        next(iter(results.values())),
                                         indent=2) + "\n")
-    return 0
+    if failed:
+        print(f"error: failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
