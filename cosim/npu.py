@@ -67,7 +67,10 @@ class AxiMemory:
             rdy = self.p_ready >= 1.0 or self.rng.random() < self.p_ready
             ctx.set(bus.arready, rdy)
             ctx.set(bus.awready, rdy)
-            ctx.set(bus.wready, bool(aw))
+            # W is ready only while a write burst's address is known; decided before this
+            # cycle's AW handshake is counted, so W's ready and its acceptance agree.
+            w_rdy = bool(aw)
+            ctx.set(bus.wready, w_rdy)
             if rq:
                 rid, addr, last = rq[0]
                 resp = self._resp(addr, nb)
@@ -95,7 +98,7 @@ class AxiMemory:
             if awf:
                 aw.append([ctx.get(bus.awid), ctx.get(bus.awaddr), ctx.get(bus.awlen) + 1,
                            0, Resp.OKAY])
-            wf = bool(aw) and ctx.get(bus.wvalid)
+            wf = w_rdy and ctx.get(bus.wvalid)
             if wf:
                 wq.append((ctx.get(bus.wdata), ctx.get(bus.wstrb), ctx.get(bus.wlast)))
             rf = bool(rq) and ctx.get(bus.rready)
