@@ -224,8 +224,8 @@ def write_report(path: Path, results: dict, *, speed: int, device: str) -> dict:
     report = json.loads(path.read_text()) if path.exists() else {}
     report.setdefault("designs", {}).update(results)
     report["flow"] = {
-        "device": f"LFE5U-{device.upper()}F-{speed} CABGA381" if device != "25k"
-        else f"LFE5U-25F-{speed} CABGA256",
+        "device": f"LFE5U-{device.rstrip('k')}F-{speed} "
+                  f"{'CABGA256' if device == '25k' else 'CABGA381'}",
         "mode": "out of context (nextpnr --out-of-context): ports are not pins; "
                 "register-to-register paths only; combinational blocks wrapped in port "
                 "registers (registered: true)",
