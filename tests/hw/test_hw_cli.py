@@ -48,14 +48,13 @@ def test_cli_rejects_bad_config_with_the_parameter_name(capsys):
     assert "NpuConfig.lanes" in capsys.readouterr().err
 
 
-def test_cli_top_gives_a_clear_error_until_npu_top_exists(tmp_path, capsys):
-    import hw
-
-    rc = main(["verilog", "--top", "-o", str(tmp_path / "top.v")])
-    if hasattr(hw, "NpuTop"):
-        assert rc == 0
-    else:
-        assert rc == 2 and "NpuTop" in capsys.readouterr().err
+def test_cli_top_emits_the_npu_top_with_its_contract_ports(tmp_path):
+    out = tmp_path / "top.v"
+    assert main(["verilog", "--top", "--lanes", "4", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "module lutnpu_top(" in text
+    for port in ("csr__awaddr", "csr__rdata", "axi__araddr", "axi__wdata", "irq"):
+        assert port in text, port
 
 
 def test_cli_unknown_block_is_an_argparse_error():
