@@ -20,10 +20,10 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest -n $(JOBS) $(ARGS)
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup $(ARGS)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -n $(JOBS) -m "not slow" $(ARGS)
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup -m "not slow" $(ARGS)
 
 sim: $(STAMP)
 	$(PY) -m cosim.sim $(ARGS)

@@ -10,6 +10,7 @@ command list names, and that DMA and compute overlap in at least 90 % of the ste
 """
 
 import itertools
+import os
 
 import numpy as np
 import pytest
@@ -18,6 +19,10 @@ from vcd import VCDWriter
 from cosim import waves as wv
 from cosim.gtkw import enum_decoders, vcd_signals, write_gtkw
 from cosim.waves import Trace, WaveformError, waves_format
+
+# One xdist worker runs this module, so the recording below is made once (make test uses
+# --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("waves_npu_recording")
 
 
 def _write_vcd(path, columns: dict[str, list[int]], widths: dict[str, int] | None = None):
@@ -141,7 +146,7 @@ M, K, TILE_ROWS = 128, 512, 2      # 8 tiles of 2 row tiles: LOAD of tile t+1 be
 
 
 @pytest.fixture(scope="module")
-def recorded():
+def recorded():  # the tests using it share one xdist worker (xdist_group below)
     """Run a small streaming GEMV with a full VCD, keep the checked signals, check y."""
     import re
     import shutil
@@ -155,7 +160,9 @@ def recorded():
     w = quant.quantize_mxfp4(rng.standard_normal((M, K)).astype(np.float32))
     x = quant.quantize_mxfp4(rng.standard_normal(K).astype(np.float32))
     prog = compile_gemv(w, x, config=NpuConfig(), sparse=False, tile_rows=TILE_ROWS)
-    run = run_program_verilator(prog, waves="vcd", waves_name="test_waves_npu_full")
+    # Per xdist worker: two workers recording at once must not share (and delete) one file.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    run = run_program_verilator(prog, waves="vcd", waves_name=f"test_waves_npu_full_{worker}")
     assert np.array_equal(run.y.view(np.uint32), gemv_reference(w, x).view(np.uint32))
     full = run.extra["waves"]
     gtkw_text = full.with_suffix(".gtkw").read_text()
@@ -164,7 +171,7 @@ def recorded():
              "full_bytes": full.stat().st_size}
     # The whole-design VCD is ~20 KB per cycle; keep only what the checks read.
     keep = re.compile(r"lutnpu_npu_sim\.npu\.(" + "|".join(wv.NPU_ESSENTIALS) + ")")
-    small = full.with_name("test_waves_npu.vcd")
+    small = full.with_name(f"test_waves_npu_{worker}.vcd")
     wv.filter_vcd(full, small, lambda name: bool(keep.fullmatch(name)))
     full.unlink()
     full.with_suffix(".gtkw").unlink()
