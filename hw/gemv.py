@@ -95,6 +95,8 @@ class GemvEngine(wiring.Component):
         if not isinstance(config, NpuConfig):
             raise TypeError(f"GemvEngine takes an NpuConfig, not {config!r}")
         self._config = config
+        #: Cycles from the last step of a row tile to its ``y`` beat when nothing stalls.
+        self.latency = 1 + BlockAccumulator.latency_for(config)
         super().__init__({
             "job": In(stream.Signature(GemvJob)),
             "step": In(stream.Signature(gemv_step_layout(config))),
@@ -110,9 +112,6 @@ class GemvEngine(wiring.Component):
     @property
     def config(self) -> NpuConfig:
         return self._config
-
-    #: Cycles from the last step of a row tile to its ``y`` beat when nothing stalls.
-    latency = 1 + BlockAccumulator.latency
 
     def elaborate(self, platform):
         m = Module()
