@@ -56,11 +56,11 @@ class BlockAccumulator(wiring.Component):
     sum leaves the adder (forwarded), so a block of at least :attr:`adder_stages` beats never
     stalls the input; shorter blocks are still correct (the input is held until the adder is
     free). The adder is as deep as the shortest block allows without a stall, at most
-    :data:`MAX_ADDER_STAGES`: ``min(7, block_size // 4)`` (2:4 blocks are ``block_size // 4``
-    beats), i.e. 7 stages for MXFP4 (block 32), 4 for NVFP4 (block 16). Latency from the
+    :data:`MAX_ADDER_STAGES`: ``min(8, block_size // 4)`` (2:4 blocks are ``block_size // 4``
+    beats), i.e. 8 stages for MXFP4 (block 32), 4 for NVFP4 (block 16). Latency from the
     cycle the ``row_last`` beat is transferred to the cycle ``o.valid`` rises:
     :attr:`latency` = 8 + :attr:`adder_stages` + 1 (8 scale-unit registers A, S, B, C, N, R,
-    D, E; the adder; the output register), 16 for block 32 and 13 for block 16.
+    D, E; the adder; the output register), 17 for block 32 and 13 for block 16.
 
     Parameters
     ----------
@@ -84,8 +84,8 @@ class BlockAccumulator(wiring.Component):
         :meth:`latency_for` of ``config``.
     """
 
-    #: Deepest adder used: every stage of FP32Adder(7) is under 7 ns on ECP5 -6.
-    MAX_ADDER_STAGES = 7
+    #: Deepest adder used (FP32Adder.MAX_STAGES: every adder step in a stage of its own).
+    MAX_ADDER_STAGES = 8
 
     def __init__(self, config: NpuConfig):
         if not isinstance(config, NpuConfig):

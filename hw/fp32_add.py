@@ -88,7 +88,7 @@ class FP32Adder(wiring.Component):
 
     * ``compare``: exponent and fraction compares (magnitude order), both exponent
       differences, NaN/Inf flags of each operand -- from the inputs, so a value forwarded
-      into ``a`` passes little logic before the first register when ``stages >= 5``;
+      into ``a`` passes little logic before the first register when ``stages >= 7``;
     * ``order``: big/small operand select, alignment distance (clamped to 31);
     * ``align``: shift the smaller significand right with guard/round/sticky;
     * ``add``: 28-bit add or subtract;
@@ -101,8 +101,8 @@ class FP32Adder(wiring.Component):
     Parameters
     ----------
     stages : int
-        Pipeline depth, 4 to 8 (default 7: every step but ``coarse``/``fine`` in a stage of
-        its own, ~147 MHz on ECP5 -6; 4: ~108 MHz; docs/arithmetic.md has each depth's
+        Pipeline depth, 4 to 8 (default 8: every step in a stage of its own, ~160 MHz on
+        ECP5 -6 at block level; 4 stages ~110 MHz; docs/arithmetic.md has each depth's
         measured clock rate).
 
     Attributes
@@ -131,7 +131,7 @@ class FP32Adder(wiring.Component):
     s: Out(32)
 
     #: Default pipeline depth, and the smallest and largest allowed.
-    DEFAULT_STAGES = 7
+    DEFAULT_STAGES = 8
     MIN_STAGES = min(CUTS)
     MAX_STAGES = max(CUTS)
 
@@ -201,8 +201,11 @@ class FP32Adder(wiring.Component):
         )
 
         # ---- add ----------------------------------------------------------------------------
-        mb3 = Cat(Const(0, 3), p["mb"])
-        r = Mux(p["sub"], mb3 - p["aligned"], mb3 + p["aligned"])[:28]
+        # One carry chain for both: mb3 + (aligned ^ sub) + sub, the carry-in as a low bit
+        # of 1 on both operands (instead of an adder, a subtractor and a mux after them).
+        sub = p["sub"]
+        r = (Cat(sub, Const(0, 3), p["mb"])
+             + Cat(sub, p["aligned"] ^ sub.replicate(27), sub))[1:29]
         p = pipe.step("add", r=r, e=p["e"], limit=p["limit"], sign=p["sign"],
                       zsign=p["zsign"], nan=p["nan"], inf=p["inf"])
 

@@ -145,7 +145,7 @@ def test_subnormal_rounding_of_block_term():
 
 @pytest.mark.parametrize("fmt,block", [("e4m3", 16), ("e8m0", 32)])
 def test_no_input_stall_without_backpressure_for_shortest_blocks(fmt, block):
-    # 2:4 blocks: block // 4 beats, the fewest (4 for NVFP4, 8 for MXFP4 with a 7-stage
+    # 2:4 blocks: block // 4 beats, the fewest (4 for NVFP4, 8 for MXFP4 with an 8-stage
     # adder); the forwarded adder result keeps up.
     rng = np.random.default_rng(5)
     w, x = random_block_operands(rng, 4, 4 * block, block=block, scale_format=fmt,
@@ -160,7 +160,7 @@ def test_no_input_stall_without_backpressure_for_shortest_blocks(fmt, block):
     assert np.diff(stats["out_cycles"]).tolist() == [block] * 3
 
 
-@pytest.mark.parametrize("block,stages", [(16, 4), (32, 7)])
+@pytest.mark.parametrize("block,stages", [(16, 4), (32, 8)])
 def test_documented_latency_from_row_last_beat_to_output(block, stages):
     cfg = NpuConfig(block_size=block)
     dut = BlockAccumulator(cfg)
@@ -175,7 +175,7 @@ def test_documented_latency_from_row_last_beat_to_output(block, stages):
 
 
 def test_short_blocks_for_a_deep_adder_stall_but_stay_exact():
-    # 2-beat blocks (shorter than any 2:4 block) into the 7-stage adder of
+    # 2-beat blocks (shorter than any 2:4 block) into the 8-stage adder of
     # block 32: each block's add waits for the previous one, the rows stay bit-exact.
     cfg = NpuConfig(block_size=32)
     rows = [([4, 4], 127, 127), ([-8, 3], 128, 120), ([1, 0], 100, 100)]
