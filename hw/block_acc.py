@@ -134,12 +134,14 @@ class BlockAccumulator(wiring.Component):
         first = Signal(init=1)     # next block opens a row: add it to +0.0
         issue = Signal()
 
-        # `busy` (an add other than the arriving one is in flight: pend[:L - 1].any()) and
-        # `o_free` are registered one cycle ahead, computed from the next values of the
-        # registers they stand for, so `issue` and the global stall are one LUT of four
-        # flip-flops (same values in every cycle as the combinational forms).
+        # `busy` (an add other than the arriving one is in flight: pend[:L - 1].any()),
+        # `o_free` and the global stall `advance` are registered one cycle ahead, computed
+        # from the next values of the registers they stand for (same values in every cycle
+        # as the combinational forms): `issue` is one LUT of four flip-flops, and `i.ready`
+        # and the enables of the scale registers are a flip-flop.
         busy = Signal()
-        m.d.sync += busy.eq(issue | pend[:L - 2].any())
+        busy_next = issue | pend[:L - 2].any()
+        m.d.sync += busy.eq(busy_next)
         # o_free = ~o.valid & ~(arrive & arrive_row_last): from registers, not o.ready, which
         # would otherwise reach, through issue and the global stall, every pipeline register
         # of every lane of the GEMV engine in one cycle (o.ready now only reaches this
@@ -147,12 +149,12 @@ class BlockAccumulator(wiring.Component):
         # held, which a row of >= 2 blocks never sees.
         o_free = Signal(init=1)
         o_valid_next = (arrive & arrive_row_last) | (self.o.valid & ~self.o.ready)
-        m.d.sync += o_free.eq(~o_valid_next & ~(pend[L - 2] & pend_row_last[L - 2]))
+        o_free_next = ~o_valid_next & ~(pend[L - 2] & pend_row_last[L - 2])
+        m.d.sync += o_free.eq(o_free_next)
 
         # ---- scale pipeline with one global stall -------------------------------------------
         e_valid = Signal()
-        advance = Signal()
-        m.d.comb += advance.eq(~e_valid | issue)
+        advance = Signal(init=1)   # = ~e_valid | issue (registered ahead, see above)
         m.d.comb += self.i.ready.eq(advance)
 
         beat = self.i.payload
@@ -299,6 +301,10 @@ class BlockAccumulator(wiring.Component):
             m.d.comb += q_next.eq(Cat(packed[:31], d_sign))
         with m.If(advance):
             m.d.sync += [e_valid.eq(d_valid), e_row_last.eq(d_row_last), q.eq(q_next)]
+        e_valid_next = Mux(advance, d_valid, e_valid)
+        e_row_last_next = Mux(advance, d_row_last, e_row_last)
+        issue_next = e_valid_next & ~busy_next & (~e_row_last_next | o_free_next)
+        m.d.sync += advance.eq(~e_valid_next | issue_next)
 
         # ---- adder issue: one add per row in flight, forwarding the arriving sum ---------------
         m.d.comb += issue.eq(e_valid & ~busy & (~e_row_last | o_free))
