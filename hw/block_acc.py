@@ -145,8 +145,8 @@ class BlockAccumulator(wiring.Component):
         # o_free = ~o.valid & ~(arrive & arrive_row_last): from registers, not o.ready, which
         # would otherwise reach, through issue and the global stall, every pipeline register
         # of every lane of the GEMV engine in one cycle (o.ready now only reaches this
-        # flip-flop). A row result thus waits one cycle more when the previous one is still
-        # held, which a row of >= 2 blocks never sees.
+        # flip-flop and `advance`). A row result thus waits one cycle more when the previous
+        # one is still held, which a row of >= 2 blocks never sees.
         o_free = Signal(init=1)
         o_valid_next = (arrive & arrive_row_last) | (self.o.valid & ~self.o.ready)
         o_free_next = ~o_valid_next & ~(pend[L - 2] & pend_row_last[L - 2])
