@@ -98,7 +98,8 @@ class Dma(wiring.Component):
     axi : Out(Axi4Signature)
         AXI4 master (``bus_addr_bits`` / ``bus_data_bits``, ID width 4, always ID 0).
     tcm_req : Out(stream.Signature(tcm_request_layout(config)))
-        To ``Tcm.dma_req``.
+        To ``Tcm.dma_req``; driven by a two-entry register slice (``valid`` and payload are
+        registers, ``ready`` only loads the slice).
     tcm_resp : In(stream.Signature(tcm_word_bits))
         From ``Tcm.dma_resp``.
     window_base, window_limit : In(bus_addr_bits)
@@ -160,7 +161,17 @@ class Dma(wiring.Component):
         pp_tcm = [Signal(32, name=f"pp_tcm{k}") for k in range(2)]
         prod_dram = Signal(abits + 16)
         prod_tcm = Signal(24 + 16)
+        # rows - 1 in two copies, one per product (DRAM, TCM), so that each drives only its
+        # own multipliers and can sit next to them (timing: one copy fanning out to all four
+        # MULT18X18D limited Fmax to 135 MHz). ``rm1_tcm`` is loaded every cycle, ``rm1`` in
+        # CHECK: their different enables keep Yosys from merging them back into one.
         rm1 = Signal(16)
+        rm1_tcm = Signal(16)
+        m.d.sync += rm1_tcm.eq(d.rows - 1)
+        # The strides' copies for the multipliers, loaded in CHECK, so that the descriptor
+        # register's stride bits (also feeding the walkers' adders) do not drive them (timing).
+        mul_dram_stride = Signal(abits)
+        mul_tcm_stride = Signal(24)
         bad_zero, bad_align, bad_tcm, bad_window = Signal(), Signal(), Signal(), Signal()
 
         # --- address walker (AR or AW): one burst per step --------------------------------
@@ -266,10 +277,33 @@ class Dma(wiring.Component):
         r_dram_base = Signal(abits)
         r_left = Signal(24)
         r_one = Signal()  # r_left == 1
+        # TCM requests (R beats to write, reads for W beats) go through a two-entry register
+        # slice (a skid buffer) into ``tcm_req``: its ``valid`` and payload are registers, and
+        # the TCM's ``ready`` only loads the slice, so no combinational path runs from the AXI
+        # R channel through the TCM's arbitration back into the R handshake and the counters
+        # (timing, at the top level). It takes a request whenever its skid entry is empty,
+        # so it still passes one request per cycle.
+        req_layout = tcm_request_layout(cfg)
+        sk_in_valid = Signal()
+        sk_in = Signal(req_layout)
+        sk_main_valid = Signal()
+        sk_main = Signal(req_layout)
+        sk_skid_valid = Signal()
+        sk_skid = Signal(req_layout)
+        sk_in_ready = ~sk_skid_valid
+        m.d.comb += [self.tcm_req.valid.eq(sk_main_valid), self.tcm_req.payload.eq(sk_main)]
+        with m.If(~sk_main_valid | self.tcm_req.ready):
+            m.d.sync += [sk_main_valid.eq(sk_skid_valid | sk_in_valid),
+                         sk_main.eq(Mux(sk_skid_valid, sk_skid, sk_in)), sk_skid_valid.eq(0)]
+        with m.Elif(sk_in_ready):
+            # The skid entry takes the input whether or not it is valid, so that the wide
+            # load enable does not wait for ``sk_in_valid`` (timing).
+            m.d.sync += [sk_skid_valid.eq(sk_in_valid), sk_skid.eq(sk_in)]
+
         r_ok = axi.rresp == Resp.OKAY
         write_beat = rd_mode & axi.rvalid & r_ok & ~stop
         m.d.comb += [
-            axi.rready.eq(rd_mode & (~write_beat | self.tcm_req.ready)),
+            axi.rready.eq(rd_mode & (~write_beat | sk_in_ready)),
         ]
         r_take = axi.rvalid & axi.rready
         with m.If(r_take):
@@ -292,7 +326,7 @@ class Dma(wiring.Component):
         t_one = Signal()  # t_left == 1
         t_req = Signal()
         m.d.comb += t_req.eq(wr_mode & (credit != 0))
-        t_take = self.tcm_req.valid & self.tcm_req.ready & ~write_beat
+        t_take = t_req & sk_in_ready & ~write_beat
         m.d.sync += credit.eq(credit + Mux(load & is_write, blen, 0) - t_take)
         with m.If(t_take):
             m.d.sync += [t_tcm.eq(t_tcm + 1), t_left.eq(t_left - 1), t_one.eq(t_left == 2)]
@@ -302,10 +336,10 @@ class Dma(wiring.Component):
                              t_one.eq(words_one)]
 
         m.d.comb += [
-            self.tcm_req.valid.eq(write_beat | t_req),
-            self.tcm_req.payload.write.eq(write_beat),
-            self.tcm_req.payload.addr.eq(Mux(write_beat, r_tcm, t_tcm)),
-            self.tcm_req.payload.data.eq(axi.rdata),
+            sk_in_valid.eq(write_beat | t_req),
+            sk_in.write.eq(write_beat),
+            sk_in.addr.eq(Mux(write_beat, r_tcm, t_tcm)),
+            sk_in.data.eq(axi.rdata),
         ]
 
         w_dram = Signal(abits)
@@ -367,6 +401,7 @@ class Dma(wiring.Component):
             # move in RUN), so that the first burst's length is ready when RUN starts.
             with m.State("CHECK"):
                 m.d.comb += self.busy.eq(1)
+                m.d.sync += [mul_dram_stride.eq(d.dram_stride), mul_tcm_stride.eq(d.tcm_stride)]
                 m.d.sync += [rm1.eq(d.rows - 1), words_one.eq(row_words == 1),
                              a_last_row.eq(d.rows == 1)]
                 m.d.sync += [
@@ -382,9 +417,9 @@ class Dma(wiring.Component):
             with m.State("MUL"):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += [r_one.eq(words_one), t_one.eq(words_one), w_one.eq(words_one)]
-                m.d.sync += [pp.eq(rm1 * d.dram_stride[16 * k:16 * k + 16])
+                m.d.sync += [pp.eq(rm1 * mul_dram_stride[16 * k:16 * k + 16])
                              for k, pp in enumerate(pp_dram)]
-                m.d.sync += [pp.eq(rm1 * d.tcm_stride[16 * k:16 * k + 16])
+                m.d.sync += [pp.eq(rm1_tcm * mul_tcm_stride[16 * k:16 * k + 16])
                              for k, pp in enumerate(pp_tcm)]
                 m.next = "SUM"
             with m.State("SUM"):
@@ -431,7 +466,9 @@ class Dma(wiring.Component):
                     m.next = "RUN"
             with m.State("RUN"):
                 m.d.comb += self.busy.eq(1)
-                finished = (a_done | stop) & (outstanding == 0) & ~load & ~ev_valid
+                # The last TCM writes may still sit in the register slice.
+                finished = ((a_done | stop) & (outstanding == 0) & ~load & ~ev_valid &
+                            ~sk_main_valid & ~sk_skid_valid)
                 with m.If(finished):
                     m.d.sync += [running.eq(0), rd_mode.eq(0), wr_mode.eq(0)]
                     m.next = "DONE"

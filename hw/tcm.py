@@ -16,7 +16,8 @@ Requesters (fixed priority order, highest first)
 
 Arbitration: every cycle each requester that is *eligible* (request valid, and for a read,
 room in its response buffer) is ranked: *urgent* requesters (stalled by conflicts for
-``starve_limit`` or more consecutive cycles) before the others, then by the fixed order
+``starve_limit`` + 1 or more consecutive cycles: a stall is registered before it ages the
+requester, and a win clears the urgency a cycle late) before the others, then by the fixed order
 above. A requester is granted when no higher-ranked eligible requester wants any of its
 banks. The DMA comes first because a streaming GEMV is bound by DRAM bandwidth; the aging
 rule bounds every requester's wait (an urgent requester loses only to another urgent one of
@@ -44,10 +45,12 @@ block RAMs are spread over the chip):
   cycle after the grant (block RAM clock-to-out + multiplexer: 79 MHz).
 * 2: each bank's read data is registered straight after the SRAM; the arbitration still
   drives the SRAM address (86 MHz).
-* 3 (default): in addition each requester's grant, address and write data (and the posted
+* 3: in addition each requester's grant, address and write data (and the posted
   write) are registered after the arbitration and the banks are accessed one cycle later,
-  all alike, so their order and what each read sees are unchanged (120 MHz).
-* 4: a second register on each bank's read data.
+  all alike, so their order and what each read sees are unchanged (121 MHz).
+* 4 (default): in addition each bank's selected address, write data and enables are
+  registered, so only flip-flops drive the block RAMs (129 MHz).
+* 5: a second register on each bank's read data.
 """
 
 from __future__ import annotations
@@ -95,12 +98,14 @@ class Tcm(wiring.Component):
     config : NpuConfig
         ``tcm_banks``, ``tcm_bank_words`` and ``tcm_word_bits`` size the memory.
     starve_limit : int
-        Consecutive conflict-stall cycles after which a requester becomes urgent (default 8).
+        A requester that lost a conflict in ``starve_limit`` + 1 consecutive cycles is urgent
+        from the next cycle on until the cycle after it wins (default 8).
     read_latency : int
         Cycles from a read's grant (``ready`` high) to its word entering the response buffer,
         so ``resp.valid`` rises ``read_latency + 1`` cycles after the grant at the earliest:
-        3 (default) registers the SRAM accesses and read data, 2 only the read data, 1
-        neither, 4 the accesses and the read data twice.
+        4 (default) registers each requester's access, each bank's access and the read
+        data; 3 not the bank's access; 2 only the read data; 1 nothing; 5 as 4 with the
+        read data registered twice.
 
     Members
     -------
@@ -116,21 +121,22 @@ class Tcm(wiring.Component):
     vec_req, vec_resp :
         Vector unit port, same layouts as ``dma_req``/``dma_resp``.
     dma_stall_cycles, compute_stall_cycles, vec_stall_cycles : Out(32)
-        Cycles in which that requester was eligible but lost a bank conflict (wrapping).
+        Cycles in which that requester was eligible but lost a bank conflict (wrapping;
+        counted one cycle after the stall).
 
     Raises
     ------
     ValueError
-        If ``starve_limit`` is not an int in 1..255, or ``read_latency`` not 1, 2 or 3.
+        If ``starve_limit`` is not an int in 1..255, or ``read_latency`` not in 1..5.
     """
 
-    def __init__(self, config: NpuConfig, *, starve_limit: int = 8, read_latency: int = 3):
+    def __init__(self, config: NpuConfig, *, starve_limit: int = 8, read_latency: int = 4):
         if type(starve_limit) is not int or not 1 <= starve_limit <= 255:
             self._MustUse__silence = True  # never elaborated: do not warn about it
             raise ValueError(f"starve_limit must be an int in 1..255, not {starve_limit!r}")
-        if type(read_latency) is not int or read_latency not in (1, 2, 3, 4):
+        if type(read_latency) is not int or read_latency not in (1, 2, 3, 4, 5):
             self._MustUse__silence = True
-            raise ValueError(f"read_latency must be 1, 2, 3 or 4, not {read_latency!r}")
+            raise ValueError(f"read_latency must be 1, 2, 3, 4 or 5, not {read_latency!r}")
         self._config = config
         self._starve_limit = starve_limit
         self._read_latency = read_latency
@@ -176,7 +182,7 @@ class Tcm(wiring.Component):
             # Registers after the SRAM output (timing: the block RAM's ~5.7 ns clock-to-out
             # leaves no room for the bank-to-port multiplexer in the same cycle).
             q = rports[b].data
-            for k in range({1: 0, 2: 1, 3: 1, 4: 2}[lat]):
+            for k in range({1: 0, 2: 1, 3: 1, 4: 1, 5: 2}[lat]):
                 q_next = Signal(word, name=f"bank{b}_rdata{k}")
                 m.d.sync += q_next.eq(q)
                 q = q_next
@@ -264,7 +270,12 @@ class Tcm(wiring.Component):
                              infl_w[k].eq(infl_w[k - 1])]
             acc = Signal(name=f"{name}_accepted")
             accepted.append(acc)
-            lost = elig & ~acc
+            # ``lost`` is registered before it counts a stall and ages the requester, so that
+            # the arbitration (eligible -> grant -> accepted) ends in one flip-flop rather than
+            # in the age, urgency and stall-counter enables (timing: 121 MHz on ECP5). Urgency
+            # therefore follows the losses one cycle late.
+            lost = Signal(name=f"{name}_lost")
+            m.d.sync += lost.eq(elig & ~acc)
             with m.If(lost):
                 m.d.sync += stalls[i].eq(stalls[i] + 1)
                 with m.If(~urg):
@@ -351,6 +362,14 @@ class Tcm(wiring.Component):
                 with m.If(it["sel"][b]):
                     m.d.comb += [addr.eq(it["row"]), wdata.eq(it["data"]), ren.eq(it["read"]),
                                  wen.eq(~it["read"])]
+            if lat >= 4:
+                # The bank's access is registered after its selection too, so that only a
+                # flip-flop drives the block RAMs, which are spread over the chip (timing: the
+                # selection plus that routing limited Fmax to 122 MHz on ECP5).
+                q_addr, q_wdata = Signal.like(addr, name=f"bank{b}_addr_q"), Signal(word)
+                q_ren, q_wen = Signal(name=f"bank{b}_ren_q"), Signal(name=f"bank{b}_wen_q")
+                m.d.sync += [q_addr.eq(addr), q_wdata.eq(wdata), q_ren.eq(ren), q_wen.eq(wen)]
+                addr, wdata, ren, wen = q_addr, q_wdata, q_ren, q_wen
             # One address and the read enable on for writes too: the bank maps onto one block
             # RAM port (read-before-write), with no soft logic to hold the read data over a
             # write (nothing reads it then).
