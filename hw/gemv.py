@@ -69,8 +69,8 @@ class GemvEngine(wiring.Component):
     The lanes never stall the engine within a cycle: ``step.ready`` comes from registers
     only (a credit check on the lane FIFOs' levels), so no accumulator's ``ready`` is
     combined over the lanes. Latency from the last step of a row tile to its ``y``:
-    :attr:`latency` = 4 (input, product and sum registers, lane FIFO) + the accumulator's
-    latency.
+    :attr:`latency` = 5 (input, product and sum registers, lane FIFO and its skid
+    buffer) + the accumulator's latency.
 
     Parameters
     ----------
@@ -130,8 +130,9 @@ class GemvEngine(wiring.Component):
     @property
     def latency(self) -> int:
         """Cycles from the last step of a row tile to its ``y`` beat when nothing stalls:
-        3 (input, product and sum registers) + 1 (lane FIFO) + the accumulator's latency."""
-        return 3 + 1 + self._acc_latency
+        3 (input, product and sum registers) + 2 (lane FIFO and its skid buffer) + the
+        accumulator's latency."""
+        return 3 + 2 + self._acc_latency
 
     def elaborate(self, platform):
         m = Module()
@@ -247,9 +248,25 @@ class GemvEngine(wiring.Component):
             m.d.sync += [st[i].psum.eq(mac.sum), st[i].block_last.eq(s1_block_last),
                          st[i].row_last.eq(s1_row_last), st[i].scale_w.eq(s1_scale_w[i]),
                          st[i].scale_x.eq(s1_scale_x)]
-            m.d.comb += [fifo.w_en.eq(st_valid), fifo.w_data.eq(st[i]),
-                         acc.i.valid.eq(fifo.r_rdy), acc.i.payload.eq(fifo.r_data),
-                         fifo.r_en.eq(acc.i.ready)]
+            m.d.comb += [fifo.w_en.eq(st_valid), fifo.w_data.eq(st[i])]
+            # Skid buffer: the FIFO is read on a flip-flop (`~s_valid`), never on the
+            # accumulator's ready, and the accumulator's input valid and payload (block_last
+            # feeds its enables) come from flip-flops, not from the distributed RAM's read.
+            # The ready only enables the main register and the two valid bits.
+            m_valid, s_valid = Signal(name=f"q{i}_m_valid"), Signal(name=f"q{i}_s_valid")
+            m_data = Signal(PartialSum, name=f"q{i}_m_data")
+            s_data = Signal(PartialSum, name=f"q{i}_s_data")
+            take = fifo.r_rdy & ~s_valid
+            main_free = ~m_valid | acc.i.ready
+            m.d.comb += [fifo.r_en.eq(~s_valid), acc.i.valid.eq(m_valid),
+                         acc.i.payload.eq(m_data)]
+            with m.If(~s_valid):
+                m.d.sync += s_data.eq(fifo.r_data)
+            with m.If(main_free):
+                m.d.sync += [m_valid.eq(s_valid | take), s_valid.eq(0),
+                             m_data.eq(Mux(s_valid, s_data, fifo.r_data))]
+            with m.Elif(take):
+                m.d.sync += s_valid.eq(1)
 
         # ---- y: all lanes' results together ---------------------------------------------
         all_valid = _all([a.o.valid for a in accs])
