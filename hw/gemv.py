@@ -19,7 +19,7 @@ from .sparse_mac import ACT_LAYOUT, PATTERN_POSITIONS, WEIGHT_LAYOUT, SparseMacP
 
 __all__ = ["GemvEngine", "GemvJob", "gemv_fault_layout", "gemv_step_layout"]
 
-#: Entries of each lane's FIFO between its MAC register and its BlockAccumulator: the
+#: Entries of each lane's FIFO between its MAC register and its skid buffer: the
 #: credit check of :class:`GemvEngine` needs 5 (steps in flight) above the level of 1 that a
 #: lane holds at full rate; 8 fits one 16-entry distributed RAM per 4 bits.
 _LANE_FIFO_DEPTH = 8
@@ -58,8 +58,9 @@ class GemvEngine(wiring.Component):
     """L-lane block-scaled E2M1 GEMV with 2:4 sparse or dense weights.
 
     Per step, lane ``i`` computes ``SparseMacPair(x, w[i], pattern[i]).sum`` (pipelined:
-    the step is registered as taken, then the products, then the sum) and writes it into its lane
-    FIFO, which feeds its :class:`BlockAccumulator`; the accumulator closes a block every
+    the step is registered as taken, then the products, then the sum) and writes it into
+    its lane FIFO, which feeds its :class:`BlockAccumulator` through a 2-entry skid buffer;
+    the accumulator closes a block every
     ``steps_per_block`` steps with ``scale_w[i] * scale_x`` and accumulates the row in FP32
     in block order (SPEC section 4). With ``job.last = 0`` the row sums stay open in the
     accumulators, so the next job (same row tile, next K chunk) continues them; that job
