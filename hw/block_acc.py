@@ -49,14 +49,18 @@ class BlockAccumulator(wiring.Component):
     E4M3 0x7F/0xFF) makes q, hence y, the canonical NaN 0x7FC00000.
 
     Pipeline: beat accept (integer sum) -> A: block sum and codes -> S: scale decode and
-    exponent sum -> B: exact magnitude (E4M3 significand product) -> C: leading-zero count -> N: normalise -> R: exponent
-    range -> D: subnormal shift -> E: round/pack q -> :class:`FP32Adder`
-    (latency 4) -> row result register -> ``o``. Blocks of one row are added sequentially;
-    the next block's add may start in the cycle the previous sum leaves the adder (forwarded),
-    so a block of at least ``FP32Adder.latency`` beats never stalls the input; shorter blocks
-    are still correct (the input is held until the adder is free). Latency from the cycle
-    the ``row_last`` beat is transferred to the cycle ``o.valid`` rises: :attr:`latency` = 13
-    (8 scale-unit registers A, S, B, C, N, R, D, E; 4 adder stages; the output register).
+    exponent sum -> B: exact magnitude (E4M3 significand product) -> C: leading-zero count ->
+    N: normalise -> R: exponent range -> D: subnormal shift -> E: round/pack q ->
+    :class:`FP32Adder` (:attr:`adder_stages` deep) -> row result register -> ``o``. Blocks of
+    one row are added sequentially; the next block's add may start in the cycle the previous
+    sum leaves the adder (forwarded), so a block of at least :attr:`adder_stages` beats never
+    stalls the input; shorter blocks are still correct (the input is held until the adder is
+    free). The adder is as deep as the shortest block allows without a stall, at most
+    :data:`MAX_ADDER_STAGES`: ``min(8, block_size // 4)`` (2:4 blocks are ``block_size // 4``
+    beats), i.e. 8 stages for MXFP4 (block 32), 4 for NVFP4 (block 16). Latency from the
+    cycle the ``row_last`` beat is transferred to the cycle ``o.valid`` rises:
+    :attr:`latency` = 8 + :attr:`adder_stages` + 1 (8 scale-unit registers A, S, B, C, N, R,
+    D, E; the adder; the output register), 17 for block 32 and 13 for block 16.
 
     Parameters
     ----------
@@ -71,24 +75,25 @@ class BlockAccumulator(wiring.Component):
     o : Out(stream.Signature(32))
         One binary32 bit pattern per row (after its ``row_last`` block), in row order.
 
-    Raises
-    ------
-    ValueError
-        If the adder latency exceeds ``block_size // 4`` (the fewest beats per block, 2:4
-        sparse): the accumulator would then stall every block.
+    Attributes
+    ----------
+    adder_stages : int
+        Pipeline depth of the FP32Adder, :meth:`adder_stages_for` of ``config``.
+    latency : int
+        Cycles from the ``row_last`` beat's transfer to ``o.valid`` when nothing stalls,
+        :meth:`latency_for` of ``config``.
     """
+
+    #: Deepest adder used (FP32Adder.MAX_STAGES: every adder step in a stage of its own).
+    MAX_ADDER_STAGES = 8
 
     def __init__(self, config: NpuConfig):
         if not isinstance(config, NpuConfig):
             self._MustUse__silence = True   # not built: no "unused elaboratable" warning
             raise TypeError(f"BlockAccumulator takes an NpuConfig, not {config!r}")
-        min_beats = config.block_size // 4
-        if FP32Adder.latency > min_beats:
-            self._MustUse__silence = True
-            raise ValueError(
-                f"FP32Adder.latency ({FP32Adder.latency}) must be <= block_size // 4 "
-                f"({min_beats}) so that each block's add finishes before the next block closes")
         self._config = config
+        self.adder_stages = self.adder_stages_for(config)
+        self.latency = self.latency_for(config)
         # |p| <= 144 quarters per element (6 * 6 * 4) -> block sum bound.
         self._sum_bits = (144 * config.block_size).bit_length() + 1
         super().__init__({
@@ -100,14 +105,24 @@ class BlockAccumulator(wiring.Component):
     def config(self) -> NpuConfig:
         return self._config
 
-    #: Cycles from the ``row_last`` beat's transfer to ``o.valid`` when nothing stalls.
-    latency = 13
+    @classmethod
+    def adder_stages_for(cls, config: NpuConfig) -> int:
+        """Adder depth for ``config``: the deepest that a 2:4 block (``block_size // 4``
+        beats, the fewest) covers, so the running sum never stalls the input, at most
+        :data:`MAX_ADDER_STAGES` and at least ``FP32Adder.MIN_STAGES``."""
+        return max(FP32Adder.MIN_STAGES, min(cls.MAX_ADDER_STAGES, config.block_size // 4))
+
+    @classmethod
+    def latency_for(cls, config: NpuConfig) -> int:
+        """Cycles from the ``row_last`` beat's transfer to ``o.valid`` when nothing stalls:
+        8 scale-unit registers + the adder + the output register."""
+        return 8 + cls.adder_stages_for(config) + 1
 
     def elaborate(self, platform):
         m = Module()
         cfg = self._config
         e4m3 = cfg.scale_format == "e4m3"
-        m.submodules.adder = adder = FP32Adder()
+        m.submodules.adder = adder = FP32Adder(self.adder_stages)
         L = adder.latency
 
         # ---- adder scheduling state ----------------------------------------------------------
@@ -115,21 +130,31 @@ class BlockAccumulator(wiring.Component):
         pend_row_last = Signal(L)
         arrive = pend[L - 1]       # the add issued L cycles ago shows its sum on adder.s now
         arrive_row_last = pend_row_last[L - 1]
-        busy = pend[:L - 1].any() if L > 1 else Const(0)
         y = Signal(32)             # running row sum (binary32)
         first = Signal(init=1)     # next block opens a row: add it to +0.0
         issue = Signal()
 
-        # From registers only (not o.ready): o.ready would otherwise reach, through issue and
-        # the global stall, every pipeline register of every lane of the GEMV engine in one
-        # cycle (the engine's critical path). A row result thus waits one cycle more when the
-        # previous one is still held, which a row of >= 2 blocks never sees.
-        o_free = ~self.o.valid & ~(arrive & arrive_row_last)
+        # `busy` (an add other than the arriving one is in flight: pend[:L - 1].any()),
+        # `o_free` and the global stall `advance` are registered one cycle ahead, computed
+        # from the next values of the registers they stand for (same values in every cycle
+        # as the combinational forms): `issue` is one LUT of four flip-flops, and `i.ready`
+        # and the enables of the scale registers are a flip-flop.
+        busy = Signal()
+        busy_next = issue | pend[:L - 2].any()
+        m.d.sync += busy.eq(busy_next)
+        # o_free = ~o.valid & ~(arrive & arrive_row_last): from registers, not o.ready, which
+        # would otherwise reach, through issue and the global stall, every pipeline register
+        # of every lane of the GEMV engine in one cycle (o.ready now only reaches this
+        # flip-flop and `advance`). A row result thus waits one cycle more when the previous
+        # one is still held, which a row of >= 2 blocks never sees.
+        o_free = Signal(init=1)
+        o_valid_next = (arrive & arrive_row_last) | (self.o.valid & ~self.o.ready)
+        o_free_next = ~o_valid_next & ~(pend[L - 2] & pend_row_last[L - 2])
+        m.d.sync += o_free.eq(o_free_next)
 
         # ---- scale pipeline with one global stall -------------------------------------------
         e_valid = Signal()
-        advance = Signal()
-        m.d.comb += advance.eq(~e_valid | issue)
+        advance = Signal(init=1)   # = ~e_valid | issue (registered ahead, see above)
         m.d.comb += self.i.ready.eq(advance)
 
         beat = self.i.payload
@@ -137,6 +162,13 @@ class BlockAccumulator(wiring.Component):
         a_valid, a_row_last = Signal(), Signal()
         a_p = Signal(signed(self._sum_bits))
         a_sw, a_sx = Signal(8), Signal(8)
+        # E4M3 significands 1.mmm (or 0.mmm) * 8, decoded before the register so that the
+        # multiply in S starts from flip-flops (the decode plus the DSP did not fit 7.4 ns).
+        a_sw_sig, a_sx_sig = Signal(4), Signal(4)
+
+        def e4m3_sig(code):
+            return Cat(code[0:3], code[3:7] != 0)
+
         with m.If(advance):
             m.d.sync += a_valid.eq(0)
             with m.If(self.i.valid):
@@ -146,6 +178,9 @@ class BlockAccumulator(wiring.Component):
                         a_row_last.eq(beat.row_last), a_sw.eq(beat.scale_w),
                         a_sx.eq(beat.scale_x),
                     ]
+                    if e4m3:
+                        m.d.sync += [a_sw_sig.eq(e4m3_sig(beat.scale_w)),
+                                     a_sx_sig.eq(e4m3_sig(beat.scale_x))]
                 with m.Else():
                     m.d.sync += acc.eq(acc + beat.psum)
 
@@ -160,13 +195,12 @@ class BlockAccumulator(wiring.Component):
         if e4m3:
             def e4m3_parts(code):
                 exp, man, sign = code[3:7], code[0:3], code[7]
-                sig = Cat(man, exp != 0)                 # 1.mmm (or 0.mmm) * 8
                 e = Mux(exp == 0, 1, exp)                # value = sig * 2^(e - 10)
                 nan = (exp == 0xF) & (man == 0x7)
-                return sign, sig, e, nan
-            sw_s, sw_m, sw_e, sw_nan = e4m3_parts(a_sw)
-            sx_s, sx_m, sx_e, sx_nan = e4m3_parts(a_sx)
-            msc = sw_m * sx_m
+                return sign, e, nan
+            sw_s, sw_e, sw_nan = e4m3_parts(a_sw)
+            sx_s, sx_e, sx_nan = e4m3_parts(a_sx)
+            msc = a_sw_sig * a_sx_sig
             k = sw_e + sx_e - 22                          # (e_w - 10) + (e_x - 10) - 2
             sign = p_neg ^ sw_s ^ sx_s
             nan = sw_nan | sx_nan
@@ -232,6 +266,7 @@ class BlockAccumulator(wiring.Component):
         d_valid, d_row_last, d_sign, d_nan, d_zero, d_ovf = (Signal() for _ in range(6))
         d_n3 = Signal(27)                                 # significand, guard, round, sticky
         d_efield = Signal(8)
+        d_e253 = Signal()                                 # efield 253: rounding may overflow
         wide = Cat(Const(0, 3), r_sig)
         n3 = Signal(27)
         m.d.comb += n3.eq(wide >> r_shift)
@@ -240,7 +275,7 @@ class BlockAccumulator(wiring.Component):
             m.d.sync += [
                 d_valid.eq(r_valid), d_row_last.eq(r_row_last), d_sign.eq(r_sign),
                 d_nan.eq(r_nan), d_zero.eq(r_zero), d_ovf.eq(r_ovf),
-                d_n3.eq(n3 | lost), d_efield.eq(r_efield),
+                d_n3.eq(n3 | lost), d_efield.eq(r_efield), d_e253.eq(r_efield == 253),
             ]
 
         # E: round to nearest even and pack (a rounding carry ripples into the exponent).
@@ -249,19 +284,27 @@ class BlockAccumulator(wiring.Component):
         sig = d_n3[3:27]
         guard, rnd, stk = d_n3[2], d_n3[1], d_n3[0]
         round_up = guard & (rnd | stk | sig[0])
-        packed = Signal(33)
+        packed = Signal(31)
         m.d.comb += packed.eq((d_efield << 23) + sig + round_up)
+        # Rounding overflow (packed >= 0x7F800000), beside the carry chain rather than after
+        # it: without d_ovf, efield <= 253 and packed <= 253 * 2^23 + 2^24, which reaches
+        # 255 * 2^23 only for efield 253, an all-ones significand and a round-up.
+        round_ovf = d_e253 & sig.all() & round_up
         q_next = Signal(32)
         with m.If(d_nan):
             m.d.comb += q_next.eq(CANONICAL_NAN)
         with m.Elif(d_zero):
             m.d.comb += q_next.eq(Cat(Const(0, 31), d_sign))
-        with m.Elif(d_ovf | (packed[23:31].all() | packed[31:].any())):
+        with m.Elif(d_ovf | round_ovf):
             m.d.comb += q_next.eq(Cat(Const(POS_INF, 31), d_sign))
         with m.Else():
             m.d.comb += q_next.eq(Cat(packed[:31], d_sign))
         with m.If(advance):
             m.d.sync += [e_valid.eq(d_valid), e_row_last.eq(d_row_last), q.eq(q_next)]
+        e_valid_next = Mux(advance, d_valid, e_valid)
+        e_row_last_next = Mux(advance, d_row_last, e_row_last)
+        issue_next = e_valid_next & ~busy_next & (~e_row_last_next | o_free_next)
+        m.d.sync += advance.eq(~e_valid_next | issue_next)
 
         # ---- adder issue: one add per row in flight, forwarding the arriving sum ---------------
         m.d.comb += issue.eq(e_valid & ~busy & (~e_row_last | o_free))

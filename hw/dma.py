@@ -29,7 +29,7 @@ The read beat that carried the error and every later one are not written to the 
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal
+from amaranth import Const, Module, Mux, Signal
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
@@ -152,6 +152,7 @@ class Dma(wiring.Component):
         is_write = d.dir == DmaDir.TO_DRAM
 
         err = Signal(DmaError)
+        stop = Signal()  # an error response arrived: issue nothing more, write nothing more
         fault = Signal(abits)
         tcm_last = Signal(24 + 16 + 2)
         dram_last = Signal(abits + 16 + 2)
@@ -159,6 +160,8 @@ class Dma(wiring.Component):
         pp_tcm = [Signal(32, name=f"pp_tcm{k}") for k in range(2)]
         prod_dram = Signal(abits + 16)
         prod_tcm = Signal(24 + 16)
+        rm1 = Signal(16)
+        bad_zero, bad_align, bad_tcm, bad_window = Signal(), Signal(), Signal(), Signal()
 
         # --- address walker (AR or AW): one burst per step --------------------------------
         a_addr = Signal(abits)
@@ -166,31 +169,62 @@ class Dma(wiring.Component):
         a_words_left = Signal(24)
         a_rows_left = Signal(16)
         a_done = Signal()
-        to4k = Signal(13 - shift + 1)
-        m.d.comb += to4k.eq((4096 - a_addr[:12]) >> shift)
+        # Registered "== 1" flags of the down-counters (row count, beats left in the row), so
+        # that no wide compare sits between a handshake and the counters' enables (timing).
+        a_last_row = Signal()   # a_rows_left == 1
+        words_one = Signal()    # row_words == 1
+        # The next burst's length is computed from the walker's registers in two registered
+        # steps into ``blen`` (and ``row_end``: the burst ends the row) before it can be issued,
+        # so the 4 KiB distance and the minimum never feed ``load``, the AR/AW register, the
+        # walker and the burst-address FIFO in the same cycle (timing: that chain limited Fmax
+        # to 77 MHz, and in one registered step to 123 MHz). ``blen_ok`` drops for the two
+        # cycles after each issue, so bursts issue at most every third cycle; a burst of three
+        # or more beats occupies the data channel at least that long.
+        # cap = min(max_burst, words to the 4 KiB boundary) without a 12-bit subtract and
+        # compare: with max_burst = 2**mb, the boundary is nearer only when the page offset's
+        # bits above mb are all ones, and then it is 2**mb - (offset mod 2**mb) away.
+        mb = (cfg.dma_max_burst - 1).bit_length()
+        off = a_addr[shift:12]
+        near = off[mb:].all() if mb < len(off) else Const(1, 1)
+        cap = Signal(mb + 1)
+        wl = Signal(mb + 1)  # a_words_left, valid when not wl_big
+        wl_big = Signal()    # a_words_left > max_burst
+        m.d.sync += [
+            cap.eq(cfg.dma_max_burst - Mux(near, off[:mb], 0)),
+            wl.eq(a_words_left[:mb + 1]),
+            wl_big.eq((a_words_left[mb + 1:] != 0) | (a_words_left[mb] & (a_words_left[:mb] != 0))),
+        ]
         blen = Signal(range(cfg.dma_max_burst + 1))
-        lim = Mux(a_words_left < cfg.dma_max_burst, a_words_left, cfg.dma_max_burst)
-        m.d.comb += blen.eq(Mux(to4k < lim, to4k, lim))
+        row_end = Signal()
+        blen_ok = Signal()
+        load_d = Signal()
+        fits = ~wl_big & (wl <= cap)
+        m.d.sync += [row_end.eq(fits), blen.eq(Mux(fits, wl, cap))]
 
         outstanding = Signal(range(max_out + 1))
         ax_valid = Signal()
         ax_addr = Signal(abits)
         ax_len = Signal(8)
+        # In RUN; and in RUN reading (TO_TCM) or writing (TO_DRAM): registers of their own
+        # rather than decodes of the state (timing: they gate every handshake).
         running = Signal()
+        rd_mode = Signal()
+        wr_mode = Signal()
         load = Signal()    # a new burst enters the AR/AW register this cycle
         retire = Signal()  # a burst completes (rlast or B) this cycle
         ax_ready = Mux(is_write, axi.awready, axi.arready)
-        m.d.comb += load.eq(running & ~a_done & (err == DmaError.NONE) &
+        m.d.comb += load.eq(running & ~a_done & blen_ok & ~stop &
                             (outstanding < max_out) & (~ax_valid | ax_ready))
+        m.d.sync += [load_d.eq(load), blen_ok.eq(~load & ~load_d)]
         with m.If(load):
             m.d.sync += [ax_valid.eq(1), ax_addr.eq(a_addr), ax_len.eq(blen - 1),
                          a_addr.eq(a_addr + (blen << shift)),
                          a_words_left.eq(a_words_left - blen)]
-            with m.If(a_words_left == blen):
-                with m.If(a_rows_left == 1):
+            with m.If(row_end):
+                with m.If(a_last_row):
                     m.d.sync += a_done.eq(1)
                 with m.Else():
-                    m.d.sync += [a_rows_left.eq(a_rows_left - 1),
+                    m.d.sync += [a_rows_left.eq(a_rows_left - 1), a_last_row.eq(a_rows_left == 2),
                                  a_row_base.eq(a_row_base + d.dram_stride),
                                  a_addr.eq(a_row_base + d.dram_stride),
                                  a_words_left.eq(row_words)]
@@ -207,12 +241,23 @@ class Dma(wiring.Component):
             axi.awvalid.eq(ax_valid & is_write),
         ]
 
+        # An error response sets ``stop`` in the cycle it arrives (no more bursts, no more TCM
+        # writes) and is registered with its code and address into ``ev_*``; ``err`` and
+        # ``fault`` take the first one a cycle later (timing: ``err`` gating the R channel and
+        # the fault-address multiplexer in one cycle limited Fmax to 121 MHz).
+        ev_valid = Signal()
+        ev_code = Signal(DmaError)
+        ev_addr = Signal(abits)
+
         def record(code, addr):
-            with m.If(err == DmaError.NONE):
-                m.d.sync += [err.eq(code), fault.eq(addr)]
+            m.d.sync += [stop.eq(1), ev_valid.eq(1), ev_code.eq(code), ev_addr.eq(addr)]
 
         def resp_error(resp):
             return Mux(resp == Resp.DECERR, DmaError.DECERR, DmaError.SLVERR)
+
+        m.d.sync += ev_valid.eq(0)  # record() overrides
+        with m.If(ev_valid & (err == DmaError.NONE)):
+            m.d.sync += [err.eq(ev_code), fault.eq(ev_addr)]
 
         # --- read data: R beats -> TCM writes, in order ------------------------------------
         r_tcm = Signal(24)
@@ -220,40 +265,41 @@ class Dma(wiring.Component):
         r_dram = Signal(abits)
         r_dram_base = Signal(abits)
         r_left = Signal(24)
+        r_one = Signal()  # r_left == 1
         r_ok = axi.rresp == Resp.OKAY
-        rd_mode = running & ~is_write
-        write_beat = rd_mode & axi.rvalid & r_ok & (err == DmaError.NONE)
+        write_beat = rd_mode & axi.rvalid & r_ok & ~stop
         m.d.comb += [
             axi.rready.eq(rd_mode & (~write_beat | self.tcm_req.ready)),
         ]
         r_take = axi.rvalid & axi.rready
         with m.If(r_take):
             m.d.sync += [r_tcm.eq(r_tcm + 1), r_dram.eq(r_dram + nbytes), r_left.eq(r_left - 1),
-                         self.rd_bytes.eq(self.rd_bytes + nbytes)]
-            with m.If(r_left == 1):
+                         r_one.eq(r_left == 2), self.rd_bytes.eq(self.rd_bytes + nbytes)]
+            with m.If(r_one):
                 m.d.sync += [r_tcm_base.eq(r_tcm_base + d.tcm_stride),
                              r_tcm.eq(r_tcm_base + d.tcm_stride),
                              r_dram_base.eq(r_dram_base + d.dram_stride),
                              r_dram.eq(r_dram_base + d.dram_stride),
-                             r_left.eq(row_words)]
+                             r_left.eq(row_words), r_one.eq(words_one)]
             with m.If(~r_ok):
                 record(resp_error(axi.rresp), r_dram)
 
         # --- write path: TCM reads (only for issued bursts) -> W beats; B responses --------
-        credit = Signal(24)
+        credit = Signal(range(max_out * cfg.dma_max_burst + 1))  # beats of issued bursts
         t_tcm = Signal(24)
         t_tcm_base = Signal(24)
         t_left = Signal(24)
-        wr_mode = running & is_write
+        t_one = Signal()  # t_left == 1
         t_req = Signal()
         m.d.comb += t_req.eq(wr_mode & (credit != 0))
         t_take = self.tcm_req.valid & self.tcm_req.ready & ~write_beat
         m.d.sync += credit.eq(credit + Mux(load & is_write, blen, 0) - t_take)
         with m.If(t_take):
-            m.d.sync += [t_tcm.eq(t_tcm + 1), t_left.eq(t_left - 1)]
-            with m.If(t_left == 1):
+            m.d.sync += [t_tcm.eq(t_tcm + 1), t_left.eq(t_left - 1), t_one.eq(t_left == 2)]
+            with m.If(t_one):
                 m.d.sync += [t_tcm_base.eq(t_tcm_base + d.tcm_stride),
-                             t_tcm.eq(t_tcm_base + d.tcm_stride), t_left.eq(row_words)]
+                             t_tcm.eq(t_tcm_base + d.tcm_stride), t_left.eq(row_words),
+                             t_one.eq(words_one)]
 
         m.d.comb += [
             self.tcm_req.valid.eq(write_beat | t_req),
@@ -265,9 +311,11 @@ class Dma(wiring.Component):
         w_dram = Signal(abits)
         w_dram_base = Signal(abits)
         w_left = Signal(24)
+        w_one = Signal()  # w_left == 1
         w_beat = Signal(range(max(2, cfg.dma_max_burst)))  # >= 1 bit
         w_last = Signal()
-        m.d.comb += w_last.eq((w_left == 1) | ((w_dram + nbytes)[:12] == 0) |
+        # (w_dram + nbytes)[:12] == 0 without the adder: the beat ends a 4 KiB page.
+        m.d.comb += w_last.eq(w_one | (w_dram[shift:12] == (1 << (12 - shift)) - 1) |
                               (w_beat == cfg.dma_max_burst - 1))
         m.d.comb += [
             axi.wvalid.eq(wr_mode & self.tcm_resp.valid),
@@ -277,12 +325,13 @@ class Dma(wiring.Component):
             self.tcm_resp.ready.eq(wr_mode & axi.wready),
         ]
         with m.If(axi.wvalid & axi.wready):
-            m.d.sync += [w_dram.eq(w_dram + nbytes), w_left.eq(w_left - 1),
+            m.d.sync += [w_dram.eq(w_dram + nbytes), w_left.eq(w_left - 1), w_one.eq(w_left == 2),
                          w_beat.eq(Mux(w_last, 0, w_beat + 1)),
                          self.wr_bytes.eq(self.wr_bytes + nbytes)]
-            with m.If(w_left == 1):
+            with m.If(w_one):
                 m.d.sync += [w_dram_base.eq(w_dram_base + d.dram_stride),
-                             w_dram.eq(w_dram_base + d.dram_stride), w_left.eq(row_words)]
+                             w_dram.eq(w_dram_base + d.dram_stride), w_left.eq(row_words),
+                             w_one.eq(words_one)]
 
         # Start addresses of the write bursts in flight, for the address of a B error.
         bq = SyncFIFO(width=abits, depth=max(2, max_out))  # depth 1 emits zero-width wires
@@ -307,14 +356,32 @@ class Dma(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += self.desc.ready.eq(1)
                 with m.If(self.desc.valid):
-                    m.d.sync += [d.eq(self.desc.payload), err.eq(DmaError.NONE), fault.eq(0)]
+                    m.d.sync += [d.eq(self.desc.payload), err.eq(DmaError.NONE), fault.eq(0),
+                                 stop.eq(0)]
                     m.next = "CHECK"
-            # The range check's multiplies and sums take three registered steps (timing:
-            # a 16 x A-bit multiply and a long add in one cycle limited Fmax to ~63 MHz):
-            # CHECK 16 x 16-bit partial products, SUM them, LAST add the bases.
+            # The range check takes five registered steps (timing: a 16 x A-bit multiply and a
+            # long add in one cycle limited Fmax to ~63 MHz, the wide compares in the error
+            # priority chain to 98 MHz, rows - 1 into the multipliers to 107 MHz): CHECK
+            # rows - 1, MUL 16 x 16-bit partial products, SUM them, LAST add the bases, CMP
+            # compare; DECIDE acts on the flags. The walkers are loaded in CHECK (they only
+            # move in RUN), so that the first burst's length is ready when RUN starts.
             with m.State("CHECK"):
                 m.d.comb += self.busy.eq(1)
-                rm1 = d.rows - 1
+                m.d.sync += [rm1.eq(d.rows - 1), words_one.eq(row_words == 1),
+                             a_last_row.eq(d.rows == 1)]
+                m.d.sync += [
+                    a_addr.eq(d.dram_addr), a_row_base.eq(d.dram_addr),
+                    a_words_left.eq(row_words), a_rows_left.eq(d.rows), a_done.eq(0),
+                    r_tcm.eq(d.tcm_addr), r_tcm_base.eq(d.tcm_addr),
+                    r_dram.eq(d.dram_addr), r_dram_base.eq(d.dram_addr), r_left.eq(row_words),
+                    t_tcm.eq(d.tcm_addr), t_tcm_base.eq(d.tcm_addr), t_left.eq(row_words),
+                    w_dram.eq(d.dram_addr), w_dram_base.eq(d.dram_addr), w_left.eq(row_words),
+                    w_beat.eq(0),
+                ]
+                m.next = "MUL"
+            with m.State("MUL"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [r_one.eq(words_one), t_one.eq(words_one), w_one.eq(words_one)]
                 m.d.sync += [pp.eq(rm1 * d.dram_stride[16 * k:16 * k + 16])
                              for k, pp in enumerate(pp_dram)]
                 m.d.sync += [pp.eq(rm1 * d.tcm_stride[16 * k:16 * k + 16])
@@ -333,37 +400,40 @@ class Dma(wiring.Component):
                     tcm_last.eq(d.tcm_addr + prod_tcm + row_words - 1),
                     dram_last.eq(d.dram_addr + prod_dram + d.row_bytes - 1),
                 ]
+                m.next = "CMP"
+            with m.State("CMP"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [
+                    bad_zero.eq((d.rows == 0) | (d.row_bytes == 0)),
+                    bad_align.eq(((d.dram_addr & mask) != 0) | ((d.row_bytes & mask) != 0) |
+                                 ((d.dram_stride & mask) != 0)),
+                    bad_tcm.eq(tcm_last >= total_words),
+                    bad_window.eq((d.dram_addr < self.window_base) |
+                                  (dram_last > self.window_limit)),
+                ]
                 m.next = "DECIDE"
             with m.State("DECIDE"):
                 m.d.comb += self.busy.eq(1)
-                with m.If((d.rows == 0) | (d.row_bytes == 0)):
+                with m.If(bad_zero):
                     m.d.sync += [err.eq(DmaError.ZERO_LENGTH), fault.eq(d.dram_addr)]
                     m.next = "DONE"
-                with m.Elif(((d.dram_addr & mask) != 0) | ((d.row_bytes & mask) != 0) |
-                            ((d.dram_stride & mask) != 0)):
+                with m.Elif(bad_align):
                     m.d.sync += [err.eq(DmaError.MISALIGNED), fault.eq(d.dram_addr)]
                     m.next = "DONE"
-                with m.Elif(tcm_last >= total_words):
+                with m.Elif(bad_tcm):
                     m.d.sync += [err.eq(DmaError.TCM_RANGE), fault.eq(d.tcm_addr)]
                     m.next = "DONE"
-                with m.Elif((d.dram_addr < self.window_base) | (dram_last > self.window_limit)):
+                with m.Elif(bad_window):
                     m.d.sync += [err.eq(DmaError.DRAM_WINDOW), fault.eq(d.dram_addr)]
                     m.next = "DONE"
                 with m.Else():
-                    m.d.sync += [
-                        a_addr.eq(d.dram_addr), a_row_base.eq(d.dram_addr),
-                        a_words_left.eq(row_words), a_rows_left.eq(d.rows), a_done.eq(0),
-                        r_tcm.eq(d.tcm_addr), r_tcm_base.eq(d.tcm_addr),
-                        r_dram.eq(d.dram_addr), r_dram_base.eq(d.dram_addr), r_left.eq(row_words),
-                        t_tcm.eq(d.tcm_addr), t_tcm_base.eq(d.tcm_addr), t_left.eq(row_words),
-                        w_dram.eq(d.dram_addr), w_dram_base.eq(d.dram_addr), w_left.eq(row_words),
-                        w_beat.eq(0),
-                    ]
+                    m.d.sync += [running.eq(1), rd_mode.eq(~is_write), wr_mode.eq(is_write)]
                     m.next = "RUN"
             with m.State("RUN"):
-                m.d.comb += [self.busy.eq(1), running.eq(1)]
-                finished = (a_done | (err != DmaError.NONE)) & (outstanding == 0) & ~load
+                m.d.comb += self.busy.eq(1)
+                finished = (a_done | stop) & (outstanding == 0) & ~load & ~ev_valid
                 with m.If(finished):
+                    m.d.sync += [running.eq(0), rd_mode.eq(0), wr_mode.eq(0)]
                     m.next = "DONE"
             with m.State("DONE"):
                 m.d.comb += [self.busy.eq(1), self.done.valid.eq(1)]

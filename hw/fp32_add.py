@@ -1,6 +1,6 @@
 """Pipelined IEEE 754 binary32 adder (SPEC sections 4, 5 and 8)."""
 
-from amaranth import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -42,22 +42,74 @@ def _leading_zeros(m, value, width):
     return lz
 
 
+#: The adder's logic steps, in order; a pipeline register may follow each (the last one,
+#: ``round``, is always followed by the output register ``s``).
+STEPS = ("compare", "order", "align", "add", "lzc", "coarse", "fine", "round")
+
+#: Pipeline depth -> the steps followed by a register (besides ``round``). Chosen so the
+#: slowest stage of each depth is as short as the steps allow (docs/arithmetic.md).
+CUTS = {
+    4: ("order", "add", "coarse"),
+    5: ("order", "align", "add", "coarse"),
+    6: ("order", "align", "add", "lzc", "fine"),
+    7: ("compare", "order", "align", "add", "lzc", "fine"),
+    8: ("compare", "order", "align", "add", "lzc", "coarse", "fine"),
+}
+
+
+class _Pipe:
+    """Places the adder's pipeline registers: :meth:`step` carries named values past one
+    logic step, through a register if that step is cut, else as combinational copies."""
+
+    def __init__(self, m, cuts):
+        self.m, self.cuts = m, cuts
+
+    def step(self, name, **values):
+        domain = self.m.d.sync if name in self.cuts else self.m.d.comb
+        out = {}
+        for key, value in values.items():
+            value = Value.cast(value)
+            out[key] = sig = Signal(value.shape(), name=f"{name}_{key}")
+            domain += sig.eq(value)
+        return out
+
+
 class FP32Adder(wiring.Component):
     """Fully pipelined IEEE 754 binary32 adder: ``s = fl32(a + b)``, round to nearest even.
 
     One pair per cycle, no stall: the sum of the ``a``/``b`` presented in cycle t appears on
-    ``s`` in cycle t + :attr:`latency` (= 4). Subnormal inputs and outputs are kept (no flush to
-    zero); ``x + -x = +0``, ``-0 + -0 = -0``; ``Inf + -Inf``, and any NaN operand, give the
-    canonical NaN 0x7FC00000; overflow rounds to +-Inf.
+    ``s`` in cycle t + :attr:`latency` (= ``stages``). Subnormal inputs and outputs are kept
+    (no flush to zero); ``x + -x = +0``, ``-0 + -0 = -0``; ``Inf + -Inf``, and any NaN operand,
+    give the canonical NaN 0x7FC00000; overflow rounds to +-Inf. The result does not depend
+    on ``stages``, only the latency and the clock rate do.
 
-    Pipeline (one register after each stage, sized for ~125 MHz on ECP5):
+    The logic is a chain of steps (:data:`STEPS`); ``stages`` picks which are followed by a
+    register (:data:`CUTS`):
 
-    1. unpack, order operands by magnitude (31-bit compare), exponent difference, specials;
-    2. align the smaller significand (barrel shift with sticky) and add/subtract (28 bits);
-    3. leading-zero count and left normalise by its multiple-of-8 part, limited at the
-       subnormal exponent;
-    4. the last 0..7 bits of the normalising shift, round to nearest even, pack (a rounding
-       carry ripples into the exponent), overflow to Inf, special-case select.
+    * ``compare``: exponent and fraction compares (magnitude order), both exponent
+      differences, NaN/Inf flags of each operand -- from the inputs, so a value forwarded
+      into ``a`` passes little logic before the first register when ``stages >= 7``;
+    * ``order``: big/small operand select, alignment distance (clamped to 31);
+    * ``align``: shift the smaller significand right with guard/round/sticky;
+    * ``add``: 28-bit add or subtract;
+    * ``lzc``: leading-zero count, limited at the subnormal exponent by a sentinel bit;
+    * ``coarse`` / ``fine``: left normalise by the multiple-of-8 part / the last 0..7 bits
+      (right by one on a carry out), exponent update;
+    * ``round``: round to nearest even, pack (a rounding carry ripples into the exponent),
+      overflow to Inf, special-case select.
+
+    Parameters
+    ----------
+    stages : int
+        Pipeline depth, 4 to 8 (default 8: every step in a stage of its own, ~160 MHz on
+        ECP5 -6 at block level; 4 stages ~110 MHz; docs/arithmetic.md has each depth's
+        measured clock rate).
+
+    Attributes
+    ----------
+    latency : int
+        Cycles from ``a``/``b`` to ``s`` (= ``stages``). The class attribute is the
+        default depth's.
 
     Members
     -------
@@ -67,114 +119,141 @@ class FP32Adder(wiring.Component):
         Operand, binary32 bit pattern.
     s : Out(32)
         Sum of the operands presented :attr:`latency` cycles earlier (registered output).
+
+    Raises
+    ------
+    ValueError
+        If ``stages`` is not one of :data:`CUTS`.
     """
 
     a: In(32)
     b: In(32)
     s: Out(32)
 
-    #: Cycles from ``a``/``b`` to ``s``.
-    latency = 4
+    #: Default pipeline depth, and the smallest and largest allowed.
+    DEFAULT_STAGES = 8
+    MIN_STAGES = min(CUTS)
+    MAX_STAGES = max(CUTS)
+
+    #: Cycles from ``a``/``b`` to ``s`` of ``FP32Adder()`` (instances: their own depth).
+    latency = DEFAULT_STAGES
+
+    def __init__(self, stages: int = DEFAULT_STAGES):
+        if stages not in CUTS:
+            self._MustUse__silence = True   # not built: no "unused elaboratable" warning
+            raise ValueError(f"FP32Adder stages must be one of {sorted(CUTS)}, not {stages!r}")
+        self.stages = self.latency = stages
+        super().__init__()
 
     def elaborate(self, platform):
         m = Module()
+        pipe = _Pipe(m, CUTS[self.stages])
         a = FP32(self.a)
         b = FP32(self.b)
 
-        # ---- stage 1: order by magnitude, unpack, classify -------------------------------
-        swap = self.a[:31] < self.b[:31]
-        big = FP32(Mux(swap, self.b, self.a))
-        small = FP32(Mux(swap, self.a, self.b))
-        e_big = Mux(big.exp == 0, 1, big.exp)      # subnormals share exponent 1
-        big_nan = (big.exp == 0xFF) & (big.frac != 0)
-        big_inf = (big.exp == 0xFF) & (big.frac == 0)
-        small_inf = (small.exp == 0xFF) & (small.frac == 0)
-        sub = a.sign ^ b.sign
-        # Both exponent differences in parallel with the magnitude compare, then select.
-        ea = Mux(a.exp == 0, 1, a.exp)
+        # ---- compare: magnitude order as exponent and fraction compares in parallel --------
+        def classify(x):
+            top = x.exp == 0xFF
+            return top & (x.frac != 0), top & (x.frac == 0)
+
+        a_nan, a_inf = classify(a)
+        b_nan, b_inf = classify(b)
+        ea = Mux(a.exp == 0, 1, a.exp)      # subnormals share exponent 1
         eb = Mux(b.exp == 0, 1, b.exp)
-        diff = Signal(8)
-        m.d.comb += diff.eq(Mux(swap, eb - ea, ea - eb))
+        p = pipe.step(
+            "compare", a=self.a, b=self.b, ea=ea, eb=eb,
+            e_lt=a.exp < b.exp, e_eq=a.exp == b.exp, f_lt=a.frac < b.frac,
+            d_ab=(ea - eb)[:8], d_ba=(eb - ea)[:8],
+            sub=a.sign ^ b.sign,
+            zsign=a.sign & b.sign,          # sign of an exact zero sum under RNE
+            # A NaN operand, or Inf - Inf, gives NaN; otherwise an Inf operand is the larger.
+            nan=a_nan | b_nan | (a_inf & b_inf & (a.sign ^ b.sign)),
+            inf=a_inf | b_inf,
+        )
 
-        s1_sign, s1_sub, s1_zsign = Signal(), Signal(), Signal()
-        s1_nan, s1_inf = Signal(), Signal()
-        s1_e = Signal(8)
-        s1_dist = Signal(5)
-        s1_mb = Signal(24)
-        s1_ms = Signal(24)
-        # |big| >= |small| means a NaN operand is always `big` (its pattern is the largest).
-        m.d.sync += [
-            s1_sign.eq(big.sign),
-            s1_sub.eq(sub),
-            s1_zsign.eq(a.sign & b.sign),   # sign of an exact zero sum under RNE
-            s1_nan.eq(big_nan | (big_inf & small_inf & sub)),
-            s1_inf.eq(big_inf),
-            s1_e.eq(e_big),
+        # ---- order: |big| >= |small| ------------------------------------------------------
+        swap = p["e_lt"] | (p["e_eq"] & p["f_lt"])        # |a| < |b|
+        big = FP32(Mux(swap, p["b"], p["a"]))
+        small = FP32(Mux(swap, p["a"], p["b"]))
+        diff = Mux(swap, p["d_ba"], p["d_ab"])
+        p = pipe.step(
+            "order", sign=big.sign, sub=p["sub"], zsign=p["zsign"], nan=p["nan"],
+            inf=p["inf"], e=Mux(swap, p["eb"], p["ea"]),
             # Alignment distance, clamped: >= 31 shifts every significand bit into sticky.
-            s1_dist.eq(Mux(diff[5:].any(), 31, diff[:5])),
-            s1_mb.eq(Cat(big.frac, big.exp != 0)),
-            s1_ms.eq(Cat(small.frac, small.exp != 0)),
-        ]
+            dist=Mux(diff[5:].any(), 31, diff[:5]),
+            mb=Cat(big.frac, big.exp != 0), ms=Cat(small.frac, small.exp != 0),
+        )
 
-        # ---- stage 2: align with guard/round/sticky, add or subtract -----------------------
+        # ---- align: guard/round/sticky -----------------------------------------------------
         ms3 = Signal(27)
-        m.d.comb += ms3.eq(s1_ms << 3)
-        dist = s1_dist
-        shifted = Signal(27)
-        m.d.comb += shifted.eq(ms3 >> dist)
+        m.d.comb += ms3.eq(p["ms"] << 3)
+        dist = p["dist"]
         # Sticky: any 1 among the bits shifted out, from a thermometer mask of the distance
         # (in parallel with the shifter rather than after it).
         sticky = Cat(ms3[j] & (dist > j) for j in range(27)).any()
-        aligned = shifted | sticky
-        mb3 = s1_mb << 3
-        s2_r = Signal(28)
-        # Subnormal limit as a sentinel bit: normalising may shift left by at most e - 1, so
-        # a 1 at bit 26 - (e - 1) makes the leading-zero count stop there by itself.
-        s2_limit = Signal(27)
-        m.d.sync += s2_limit.eq(Cat((s1_e == 27 - i) for i in range(27)))
-        s2_e, s2_sign, s2_zsign, s2_nan, s2_inf = Signal(8), Signal(), Signal(), Signal(), Signal()
-        m.d.sync += [
-            s2_r.eq(Mux(s1_sub, mb3 - aligned, mb3 + aligned)),
-            s2_e.eq(s1_e), s2_sign.eq(s1_sign), s2_zsign.eq(s1_zsign),
-            s2_nan.eq(s1_nan), s2_inf.eq(s1_inf),
-        ]
+        e = p["e"]
+        p = pipe.step(
+            "align", aligned=(ms3 >> dist)[:27] | sticky, mb=p["mb"], sub=p["sub"], e=e,
+            # Subnormal limit as a sentinel bit: normalising may shift left by at most e - 1,
+            # so a 1 at bit 26 - (e - 1) makes the leading-zero count stop there by itself.
+            limit=Cat((e == 27 - i) for i in range(27)),
+            sign=p["sign"], zsign=p["zsign"], nan=p["nan"], inf=p["inf"],
+        )
 
-        # ---- stage 3: normalise ----------------------------------------------------------
-        # min(leading zeros, e - 1): never normalise below exponent 1 (subnormal results).
-        lshift = _leading_zeros(m, s2_r[:27] | s2_limit, 27)
-        s3_n = Signal(27)                          # coarsely normalised (multiple of 8)
-        s3_fine = Signal(3)                        # the rest of the left shift, done in stage 4
-        s3_e = Signal(9)
-        s3_zero, s3_sign, s3_zsign, s3_nan, s3_inf = Signal(), Signal(), Signal(), Signal(), Signal()
-        with m.If(s2_r[27]):
-            # Carry out of the addition: shift right one, keeping the lost bit as sticky.
-            m.d.sync += [s3_n.eq(Cat(s2_r[0] | s2_r[1], s2_r[2:28])), s3_fine.eq(0),
-                         s3_e.eq(s2_e + 1)]
-        with m.Else():
-            m.d.sync += [s3_n.eq(s2_r[:27] << Cat(Const(0, 3), lshift[3:])),
-                         s3_fine.eq(lshift[:3]), s3_e.eq(s2_e - lshift)]
-        m.d.sync += [
-            s3_zero.eq(s2_r == 0), s3_sign.eq(s2_sign), s3_zsign.eq(s2_zsign),
-            s3_nan.eq(s2_nan), s3_inf.eq(s2_inf),
-        ]
+        # ---- add ----------------------------------------------------------------------------
+        # One carry chain for both: mb3 + (aligned ^ sub) + sub, the carry-in as a low bit
+        # of 1 on both operands (instead of an adder, a subtractor and a mux after them).
+        sub = p["sub"]
+        r = (Cat(sub, Const(0, 3), p["mb"])
+             + Cat(sub, p["aligned"] ^ sub.replicate(27), sub))[1:29]
+        p = pipe.step("add", r=r, e=p["e"], limit=p["limit"], sign=p["sign"],
+                      zsign=p["zsign"], nan=p["nan"], inf=p["inf"])
 
-        # ---- stage 4: round to nearest even, pack ------------------------------------------
-        n = Signal(27)
-        m.d.comb += n.eq(s3_n << s3_fine)
+        # ---- lzc: min(leading zeros, e - 1): never normalise below exponent 1 ----------------
+        r = p["r"]
+        p = pipe.step("lzc", lshift=_leading_zeros(m, r[:27] | p["limit"], 27), r=r,
+                      zero=r == 0, e=p["e"], sign=p["sign"], zsign=p["zsign"], nan=p["nan"],
+                      inf=p["inf"])
+
+        # ---- coarse: carry out -> right by one (the lost bit kept as sticky); else left by
+        # the multiple-of-8 part of the count ----------------------------------------------------
+        r, lshift, e = p["r"], p["lshift"], p["e"]
+        p = pipe.step(
+            "coarse",
+            n=Mux(r[27], Cat(r[0] | r[1], r[2:28]),
+                  (r[:27] << Cat(Const(0, 3), lshift[3:]))[:27]),
+            fine=Mux(r[27], 0, lshift[:3]),
+            e=Mux(r[27], e + 1, e - lshift)[:9],
+            zero=p["zero"], sign=p["sign"], zsign=p["zsign"], nan=p["nan"], inf=p["inf"],
+        )
+
+        # ---- fine: the last 0..7 bits; exponent range flags for the overflow test ------------
+        e = p["e"]
+        p = pipe.step("fine", n=(p["n"] << p["fine"])[:27], e=e,
+                      e_ge256=e[8], e_255=e == 255, e_254=e == 254,
+                      zero=p["zero"], sign=p["sign"], zsign=p["zsign"], nan=p["nan"],
+                      inf=p["inf"])
+
+        # ---- round to nearest even, pack ----------------------------------------------------
+        n = p["n"]
         sig = n[3:27]
         guard, rnd, stk = n[2], n[1], n[0]
         round_up = guard & (rnd | stk | sig[0])
         # (E - 1) * 2^23 + significand-with-hidden-bit is the packed magnitude; a rounding
         # carry out of the significand increments the exponent (and subnormal -> normal).
-        # Overflow (packed >= 0x7F800000) is an all-ones exponent field or a bit above it.
-        packed = Signal(33)
-        m.d.comb += packed.eq(((s3_e - 1) << 23) + sig + round_up)
-        with m.If(s3_nan):
+        packed = Signal(31)
+        m.d.comb += packed.eq(((p["e"] - 1) << 23) + sig + round_up)
+        # Overflow (packed >= 0x7F800000), decided from the exponent and the significand
+        # beside the carry chain instead of after it: E - 1 + (sig + round_up) // 2^23 >= 255.
+        ovf = (p["e_ge256"]
+               | (p["e_255"] & (sig[23] | (sig[:23].all() & round_up)))
+               | (p["e_254"] & sig.all() & round_up))
+        with m.If(p["nan"]):
             m.d.sync += self.s.eq(CANONICAL_NAN)
-        with m.Elif(s3_inf | (packed[23:31].all() | packed[31:].any())):
-            m.d.sync += self.s.eq(Cat(Const(POS_INF, 31), s3_sign))
-        with m.Elif(s3_zero):
-            m.d.sync += self.s.eq(Cat(Const(0, 31), s3_zsign))
+        with m.Elif(p["inf"] | ovf):
+            m.d.sync += self.s.eq(Cat(Const(POS_INF, 31), p["sign"]))
+        with m.Elif(p["zero"]):
+            m.d.sync += self.s.eq(Cat(Const(0, 31), p["zsign"]))
         with m.Else():
-            m.d.sync += self.s.eq(Cat(packed[:31], s3_sign))
+            m.d.sync += self.s.eq(Cat(packed, p["sign"]))
         return m

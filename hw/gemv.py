@@ -108,10 +108,8 @@ class GemvEngine(wiring.Component):
         if not isinstance(config, NpuConfig):
             raise TypeError(f"GemvEngine takes an NpuConfig, not {config!r}")
         self._config = config
-        # Read from an instance: the accumulator's latency may depend on the configuration.
-        probe = BlockAccumulator(config)
-        probe._MustUse__silence = True         # only asked for its latency, never built
-        self._acc_latency = probe.latency
+        # The accumulator's latency depends on the configuration (its adder depth).
+        self._acc_latency = BlockAccumulator.latency_for(config)
         super().__init__({
             "job": In(stream.Signature(GemvJob)),
             "step": In(stream.Signature(gemv_step_layout(config))),

@@ -35,8 +35,19 @@ made to the same address in the same cycle.
 
 A conflict stalls the loser (its ``ready`` stays low); nothing is dropped, duplicated or
 reordered: each port's requests are served in order and its read responses come back in
-request order, one cycle after the grant at the earliest, through a two-entry buffer that a
-read is granted only when it has room for.
+request order, ``read_latency`` cycles after the grant into a buffer of ``read_latency + 2``
+entries that a read is granted only when it has room for (so each port still takes one read
+per cycle), and out of it the cycle after. ``read_latency`` (timing on ECP5, where the banks'
+block RAMs are spread over the chip):
+
+* 1: the SRAM's read data goes through the bank-to-port multiplexers into the buffer in the
+  cycle after the grant (block RAM clock-to-out + multiplexer: 79 MHz).
+* 2: each bank's read data is registered straight after the SRAM; the arbitration still
+  drives the SRAM address (86 MHz).
+* 3 (default): in addition each requester's grant, address and write data (and the posted
+  write) are registered after the arbitration and the banks are accessed one cycle later,
+  all alike, so their order and what each read sees are unchanged (120 MHz).
+* 4: a second register on each bank's read data.
 """
 
 from __future__ import annotations
@@ -85,6 +96,11 @@ class Tcm(wiring.Component):
         ``tcm_banks``, ``tcm_bank_words`` and ``tcm_word_bits`` size the memory.
     starve_limit : int
         Consecutive conflict-stall cycles after which a requester becomes urgent (default 8).
+    read_latency : int
+        Cycles from a read's grant (``ready`` high) to its word entering the response buffer,
+        so ``resp.valid`` rises ``read_latency + 1`` cycles after the grant at the earliest:
+        3 (default) registers the SRAM accesses and read data, 2 only the read data, 1
+        neither, 4 the accesses and the read data twice.
 
     Members
     -------
@@ -105,15 +121,19 @@ class Tcm(wiring.Component):
     Raises
     ------
     ValueError
-        If ``starve_limit`` is not an int in 1..255.
+        If ``starve_limit`` is not an int in 1..255, or ``read_latency`` not 1, 2 or 3.
     """
 
-    def __init__(self, config: NpuConfig, *, starve_limit: int = 8):
+    def __init__(self, config: NpuConfig, *, starve_limit: int = 8, read_latency: int = 3):
         if type(starve_limit) is not int or not 1 <= starve_limit <= 255:
             self._MustUse__silence = True  # never elaborated: do not warn about it
             raise ValueError(f"starve_limit must be an int in 1..255, not {starve_limit!r}")
+        if type(read_latency) is not int or read_latency not in (1, 2, 3, 4):
+            self._MustUse__silence = True
+            raise ValueError(f"read_latency must be 1, 2, 3 or 4, not {read_latency!r}")
         self._config = config
         self._starve_limit = starve_limit
+        self._read_latency = read_latency
         word = config.tcm_word_bits
         super().__init__({
             "dma_req": In(stream.Signature(tcm_request_layout(config))),
@@ -135,6 +155,10 @@ class Tcm(wiring.Component):
     def starve_limit(self) -> int:
         return self._starve_limit
 
+    @property
+    def read_latency(self) -> int:
+        return self._read_latency
+
     def elaborate(self, platform):
         m = Module()
         cfg = self._config
@@ -142,12 +166,21 @@ class Tcm(wiring.Component):
         bank_bits = (nb - 1).bit_length()
         word = cfg.tcm_word_bits
 
-        rports, wports = [], []
+        lat = self._read_latency
+        rports, wports, rdata = [], [], []
         for b in range(nb):
             mem = Memory(shape=word, depth=cfg.tcm_bank_words, init=[])
             m.submodules[f"bank{b}"] = mem
             rports.append(mem.read_port())
             wports.append(mem.write_port())
+            # Registers after the SRAM output (timing: the block RAM's ~5.7 ns clock-to-out
+            # leaves no room for the bank-to-port multiplexer in the same cycle).
+            q = rports[b].data
+            for k in range({1: 0, 2: 1, 3: 1, 4: 2}[lat]):
+                q_next = Signal(word, name=f"bank{b}_rdata{k}")
+                m.d.sync += q_next.eq(q)
+                q = q_next
+            rdata.append(q)
 
         reqs = [self.dma_req, self.compute_req, self.vec_req]
         resps = [self.dma_resp, self.compute_resp, self.vec_resp]
@@ -168,11 +201,14 @@ class Tcm(wiring.Component):
                 m.d.comb += sel.eq(1 << bank)
                 is_write = req.payload.write
 
-            fifo = SyncFIFO(width=resp_bits[i], depth=2)
+            fifo = SyncFIFO(width=resp_bits[i], depth=lat + 2)
             m.submodules[f"{name}_resp_fifo"] = fifo
-            infl = Signal(name=f"{name}_inflight")
-            infl_bank = Signal(range(max(2, nb)), name=f"{name}_inflight_bank")
-            infl_wide = Signal(name=f"{name}_inflight_wide")
+            # Per read in flight, one stage per cycle of latency: valid, bank, wide.
+            infl_v = [Signal(name=f"{name}_inflight{k}") for k in range(lat)]
+            infl_b = [Signal(range(max(2, nb)), name=f"{name}_inflight_bank{k}")
+                      for k in range(lat)]
+            infl_w = [Signal(name=f"{name}_inflight_wide{k}") for k in range(lat)]
+            infl, infl_bank, infl_wide = infl_v[-1], infl_b[-1], infl_w[-1]
             pop = Signal(name=f"{name}_pop")
             m.d.comb += [
                 resps[i].valid.eq(fifo.r_rdy),
@@ -180,14 +216,19 @@ class Tcm(wiring.Component):
                 fifo.r_en.eq(resps[i].ready),
                 pop.eq(fifo.r_rdy & fifo.r_en),
             ]
-            # A read is granted only if its word has room when it arrives next cycle.
-            room = fifo.level + infl < 2 + pop
+            # A read is granted only if its word has room when it arrives: ``occ`` counts the
+            # reads granted and not yet popped, a register, so that neither the buffer's level
+            # nor this cycle's pop feeds the arbitration (timing); one more entry than the
+            # latency needs keeps one read per cycle.
+            occ = Signal(range(lat + 3), name=f"{name}_occupancy")
+            grant_read = Signal(name=f"{name}_grant_read")
             elig = Signal(name=f"{name}_eligible")
-            m.d.comb += elig.eq(req.valid & (is_write | room))
+            m.d.comb += elig.eq(req.valid & (is_write | (occ < lat + 2)))
+            m.d.sync += occ.eq(occ + grant_read - pop)
 
+            # ``urg`` (age == starve_limit) is a register of its own (timing).
             age = Signal(range(self._starve_limit + 1), name=f"{name}_age")
             urg = Signal(name=f"{name}_urgent")
-            m.d.comb += urg.eq(age == self._starve_limit)
 
             banks.append(sel)
             rows.append(row)
@@ -199,43 +240,44 @@ class Tcm(wiring.Component):
             inflight_bank.append(infl_bank)
             inflight_wide.append(infl_wide)
 
-            # Read data comes out of the bank one cycle after the grant.
+            # Read data reaches the port's multiplexer ``read_latency`` cycles after the grant.
             if name == "compute":
-                line = Cat(*(rp.data for rp in rports))
-                narrow = Mux(infl_bank == 0, rports[0].data, 0)
+                line = Cat(*rdata)
+                narrow = Mux(infl_bank == 0, rdata[0], 0)
                 for b in range(1, nb):
-                    narrow = Mux(infl_bank == b, rports[b].data, narrow)
+                    narrow = Mux(infl_bank == b, rdata[b], narrow)
                 m.d.comb += fifo.w_data.eq(Mux(infl_wide, line, narrow))
             else:
-                sel_data = rports[0].data
+                sel_data = rdata[0]
                 for b in range(1, nb):
-                    sel_data = Mux(infl_bank == b, rports[b].data, sel_data)
+                    sel_data = Mux(infl_bank == b, rdata[b], sel_data)
                 m.d.comb += fifo.w_data.eq(sel_data)
             m.d.comb += fifo.w_en.eq(infl)
+            m.d.comb += grant_read.eq(grant[i] & ~is_write)
             m.d.sync += [
-                infl.eq(grant[i] & ~is_write),
-                infl_bank.eq(bank),
-                infl_wide.eq(req.payload.wide if name == "compute" else 0),
+                infl_v[0].eq(grant_read),
+                infl_b[0].eq(bank),
+                infl_w[0].eq(req.payload.wide if name == "compute" else 0),
             ]
+            for k in range(1, lat):
+                m.d.sync += [infl_v[k].eq(infl_v[k - 1]), infl_b[k].eq(infl_b[k - 1]),
+                             infl_w[k].eq(infl_w[k - 1])]
             acc = Signal(name=f"{name}_accepted")
             accepted.append(acc)
             lost = elig & ~acc
             with m.If(lost):
                 m.d.sync += stalls[i].eq(stalls[i] + 1)
                 with m.If(~urg):
-                    m.d.sync += age.eq(age + 1)
+                    m.d.sync += [age.eq(age + 1), urg.eq(age == self._starve_limit - 1)]
             with m.Else():
-                m.d.sync += age.eq(0)
+                m.d.sync += [age.eq(0), urg.eq(0)]
 
         # Posted DMA write: a DMA write that loses its bank is accepted anyway into this
         # one-entry buffer and written next cycle with absolute priority on its bank, so the
         # DMA (and with it the AXI R channel) does not stall behind a wide compute read.
-        post_valid = Signal()
-        post_bank = Signal(range(max(2, nb)))  # >= 1 bit: no zero-width wires
         post_row = Signal(len(rows[0]))
         post_data = Signal(word)
-        post_mask = Signal(nb)
-        m.d.comb += post_mask.eq(Mux(post_valid, 1 << post_bank, 0))
+        post_mask = Signal(nb)  # the bank of the posted write, a register (timing)
         dma_write = Signal()
         m.d.comb += dma_write.eq(self.dma_req.valid & self.dma_req.payload.write)
 
@@ -267,10 +309,10 @@ class Tcm(wiring.Component):
             others_urgent = others_urgent | (eligible[j] & urgent[j])
         post = Signal()
         m.d.comb += post.eq(dma_write & ~grant[0] & ~others_urgent)
-        m.d.sync += post_valid.eq(post)
+        m.d.sync += post_mask.eq(0)
         with m.If(post):
             m.d.sync += [
-                post_bank.eq(self.dma_req.payload.addr[:bank_bits] if bank_bits else 0),
+                post_mask.eq(banks[0]),
                 post_row.eq(rows[0]),
                 post_data.eq(self.dma_req.payload.data),
             ]
@@ -280,20 +322,40 @@ class Tcm(wiring.Component):
                 reqs[i].ready.eq(accepted[i]),
             ]
 
+        # What each requester (and the posted write) does to the banks this cycle. With
+        # read_latency >= 3 it is registered per requester -- before the per-bank selection --
+        # and made one cycle later, every access alike, so their order (and what each read
+        # sees) is kept (timing: the arbitration into the address pins of block RAMs spread
+        # over the chip limited Fmax to 86 MHz on ECP5; registering the per-bank selection
+        # instead left the arbitration routed across the chip, ~100 MHz).
+        issue = []
+        for i in range(len(PORTS)):
+            is_read = Const(1, 1) if PORTS[i] == "compute" else ~writes[i]
+            data_i = Const(0, word) if PORTS[i] == "compute" else reqs[i].payload.data
+            issue.append({"sel": Mux(grant[i], banks[i], 0), "row": rows[i], "read": is_read,
+                          "data": data_i})
+        issue.append({"sel": post_mask, "row": post_row, "read": Const(0, 1), "data": post_data})
+        if lat >= 3:
+            registered = []
+            for i, it in enumerate(issue):
+                name = PORTS[i] if i < len(PORTS) else "post"
+                q = {k: Signal(len(v), name=f"{name}_issue_{k}") for k, v in it.items()
+                     if not isinstance(v, Const)}
+                m.d.sync += [q[k].eq(it[k]) for k in q]
+                registered.append({**it, **q})
+            issue = registered
         for b in range(nb):
-            rp, wp = rports[b], wports[b]
-            m.d.comb += rp.en.eq(0)
-            for i in range(len(PORTS)):
-                with m.If(grant[i] & banks[i][b]):
-                    m.d.comb += [rp.addr.eq(rows[i]), wp.addr.eq(rows[i])]
-                    if PORTS[i] != "compute":
-                        m.d.comb += [
-                            wp.data.eq(reqs[i].payload.data),
-                            wp.en.eq(writes[i]),
-                            rp.en.eq(~writes[i]),
-                        ]
-                    else:
-                        m.d.comb += rp.en.eq(1)
-            with m.If(post_mask[b]):
-                m.d.comb += [wp.addr.eq(post_row), wp.data.eq(post_data), wp.en.eq(1)]
+            addr, wdata = Signal(len(rows[0]), name=f"bank{b}_addr"), Signal(word)
+            ren, wen = Signal(name=f"bank{b}_ren"), Signal(name=f"bank{b}_wen")
+            for it in issue:  # at most one of them selects the bank
+                with m.If(it["sel"][b]):
+                    m.d.comb += [addr.eq(it["row"]), wdata.eq(it["data"]), ren.eq(it["read"]),
+                                 wen.eq(~it["read"])]
+            # One address and the read enable on for writes too: the bank maps onto one block
+            # RAM port (read-before-write), with no soft logic to hold the read data over a
+            # write (nothing reads it then).
+            m.d.comb += [
+                rports[b].addr.eq(addr), rports[b].en.eq(ren | wen),
+                wports[b].addr.eq(addr), wports[b].data.eq(wdata), wports[b].en.eq(wen),
+            ]
         return m

@@ -382,7 +382,9 @@ class NpuTop(wiring.Component):
         for si in range(2):
             rs = {}
             for n in names:
-                rs[n] = PlaneReader(line_bits=line_bits, elem_bits=elem[n], addr_bits=laddr_bits)
+                # Credit for the TCM's read latency: one line per cycle per reader.
+                rs[n] = PlaneReader(line_bits=line_bits, elem_bits=elem[n], addr_bits=laddr_bits,
+                                    depth=1 + tcm.read_latency)
                 comp.submodules[f"rd{si}_{n}"] = rs[n]
             sets.append(rs)
         order = [(si, n) for si in range(2) for n in names]

@@ -46,7 +46,7 @@ def run_stream(dut, beats, n_out, *, seed=0, p_in=0.0, p_out=0.0, max_cycles=200
                 stats["out_cycles"].append(cycle)
         # Nothing more may come out.
         ctx.set(dut.o.ready, 1)
-        for _ in range(2 * BlockAccumulator.latency):
+        for _ in range(2 * dut.latency):
             _, _, valid = await ctx.tick().sample(dut.o.valid)
             assert not valid, "extra output word"
         stats["cycles"] = cycle
@@ -143,32 +143,69 @@ def test_subnormal_rounding_of_block_term():
     assert got.tolist() == [1, 1, 2]   # 0.75 -> 1, 1.25 -> 1, 1.75 -> 2 (units of 2^-149)
 
 
-def test_no_input_stall_without_backpressure_for_shortest_blocks():
-    # NVFP4 2:4: 4 beats per block, the fewest; the forwarded adder result keeps up.
+@pytest.mark.parametrize("fmt,block", [("e4m3", 16), ("e8m0", 32)])
+def test_no_input_stall_without_backpressure_for_shortest_blocks(fmt, block):
+    # 2:4 blocks: block // 4 beats, the fewest (4 for NVFP4, 8 for MXFP4 with an 8-stage
+    # adder); the forwarded adder result keeps up.
     rng = np.random.default_rng(5)
-    w, x = random_block_operands(rng, 4, 64, block=16, scale_format="e4m3", sparse=True)
-    dut = BlockAccumulator(NpuConfig(block_size=16, scale_format="e4m3"))
+    w, x = random_block_operands(rng, 4, 4 * block, block=block, scale_format=fmt,
+                                 sparse=True)
+    dut = BlockAccumulator(NpuConfig(block_size=block, scale_format=fmt))
+    assert dut.adder_stages <= block // 4
     beats = block_accumulator_beats(w, x, sparse=True)
     got, stats = run_stream(dut, beats, 4)
     np.testing.assert_array_equal(got, gemv_reference(w, x).view(np.uint32))
     assert stats["in_stalls"] == 0
-    # Row results come out one row's worth of beats apart (a row every 16 cycles).
-    assert np.diff(stats["out_cycles"]).tolist() == [16, 16, 16]
+    # Row results come out one row's worth of beats apart (4 blocks of block // 4 beats).
+    assert np.diff(stats["out_cycles"]).tolist() == [block] * 3
 
 
-def test_documented_latency_from_row_last_beat_to_output():
+@pytest.mark.parametrize("block,stages", [(16, 4), (32, 8)])
+def test_documented_latency_from_row_last_beat_to_output(block, stages):
+    cfg = NpuConfig(block_size=block)
+    dut = BlockAccumulator(cfg)
+    assert dut.adder_stages == BlockAccumulator.adder_stages_for(cfg) == stages
+    assert dut.latency == BlockAccumulator.latency_for(cfg) == 8 + stages + 1
     beats = [pack_partial_sum(4, 0, 0, 0, 0)] * 3 + [pack_partial_sum(4, 1, 1, 127, 127)]
-    got, stats = run_stream(BlockAccumulator(NpuConfig(block_size=16)), beats, 1)
+    got, stats = run_stream(dut, beats, 1)
     assert got.tolist() == [0x40800000]               # 4 * 1.0 quarters * 4 beats = 4.0
     # The row_last beat transfers in cycle 3; o.valid is sampled at the end of cycle
     # out_cycles - 1.
-    assert stats["out_cycles"][0] - 1 - 3 == BlockAccumulator.latency
+    assert stats["out_cycles"][0] - 1 - 3 == dut.latency
+
+
+def test_short_blocks_for_a_deep_adder_stall_but_stay_exact():
+    # 2-beat blocks (shorter than any 2:4 block) into the 8-stage adder of
+    # block 32: each block's add waits for the previous one, the rows stay bit-exact.
+    cfg = NpuConfig(block_size=32)
+    rows = [([4, 4], 127, 127), ([-8, 3], 128, 120), ([1, 0], 100, 100)]
+    beats = []
+    for r, (ps, sw, sx) in enumerate(rows):
+        for blk in range(3):
+            beats.append(pack_partial_sum(ps[0], 0, 0, 0, 0))
+            last_row = int(blk == 2)
+            beats.append(pack_partial_sum(ps[1], 1, last_row, sw + blk, sx))
+    got, stats = run_stream(BlockAccumulator(cfg), beats, len(rows))
+    f32 = lambda v: np.float32(v)
+    want = []
+    for ps, sw, sx in rows:
+        y = np.float32(0.0)
+        for blk in range(3):
+            q = f32(sum(ps) / 4 * 2.0 ** (sw + blk - 127) * 2.0 ** (sx - 127))
+            y = np.float32(y + q)
+        want.append(int(np.array(y, dtype=np.float32).view(np.uint32)))
+    assert got.tolist() == want
+    assert stats["in_stalls"] > 0
 
 
 def test_constructor_checks():
     with pytest.raises(TypeError):
         BlockAccumulator(32)
-    assert FP32Adder.latency <= 16 // 4   # the documented no-hazard constraint holds
+    for block in (16, 32):
+        cfg = NpuConfig(block_size=block)
+        # The documented no-stall constraint: the adder is no deeper than a 2:4 block.
+        stages = BlockAccumulator.adder_stages_for(cfg)
+        assert FP32Adder.MIN_STAGES <= stages <= min(block // 4, FP32Adder.MAX_STAGES)
 
 
 def test_many_single_block_rows_rounding_into_subnormals():

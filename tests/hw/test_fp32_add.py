@@ -1,5 +1,6 @@
 """FP32Adder in Amaranth's simulator: named IEEE corners and seeded random pairs, bit for bit
-against numpy float32 (NaN canonicalised), fed one pair per cycle (fully pipelined)."""
+against numpy float32 (NaN canonicalised), fed one pair per cycle (fully pipelined), for every
+allowed pipeline depth."""
 
 import numpy as np
 import pytest
@@ -7,6 +8,9 @@ import pytest
 from cosim.checker import CANONICAL_NAN, fp32_add_reference
 from cosim.driver import FP32_CLASSES, random_fp32_pairs
 from hw import FP32Adder
+from hw.fp32_add import CUTS, STEPS
+
+ALL_STAGES = sorted(CUTS)
 
 
 def f32(x: float) -> int:
@@ -49,22 +53,35 @@ NAMED = {
 }
 
 
-def run_pairs(rtl_run, a, b):
-    dut = FP32Adder()
+def run_pairs(rtl_run, a, b, stages=FP32Adder.DEFAULT_STAGES):
+    dut = FP32Adder(stages)
+    assert dut.latency == stages
     cases = [{"a": int(x), "b": int(y)} for x, y in zip(a, b)]
     return np.array([r["s"] for r in rtl_run(dut, cases, ["s"], latency=dut.latency)],
                     dtype=np.uint32)
 
 
 def test_latency_attribute_is_the_documented_pipeline_depth():
-    assert FP32Adder.latency == 4
+    assert FP32Adder.latency == FP32Adder().latency == FP32Adder.DEFAULT_STAGES == 8
+    assert ALL_STAGES == list(range(FP32Adder.MIN_STAGES, FP32Adder.MAX_STAGES + 1)) == [4, 5, 6,
+                                                                                     7, 8]
+    for stages, cuts in CUTS.items():
+        # `round` is always followed by the output register: stages - 1 other cuts.
+        assert len(set(cuts)) == stages - 1 and set(cuts) <= set(STEPS[:-1])
 
 
-def test_named_corners(rtl_run):
+@pytest.mark.parametrize("stages", [0, 3, 9, "4"])
+def test_stages_out_of_range_rejected(stages):
+    with pytest.raises(ValueError):
+        FP32Adder(stages)
+
+
+@pytest.mark.parametrize("stages", ALL_STAGES)
+def test_named_corners(rtl_run, stages):
     names = list(NAMED)
     a = [NAMED[n][0] for n in names]
     b = [NAMED[n][1] for n in names]
-    got = run_pairs(rtl_run, a, b)
+    got = run_pairs(rtl_run, a, b, stages)
     ref = fp32_add_reference(a, b)
     for name, g, r in zip(names, got, ref):
         want = NAMED[name][2]
@@ -72,19 +89,21 @@ def test_named_corners(rtl_run):
         assert int(g) == want, f"{name}: got {int(g):#010x}, want {want:#010x}"
 
 
+@pytest.mark.parametrize("stages", ALL_STAGES)
 @pytest.mark.parametrize("cls", list(FP32_CLASSES))
-def test_random_pairs_by_class(rtl_run, cls):
+def test_random_pairs_by_class(rtl_run, cls, stages):
     rng = np.random.default_rng(sorted(FP32_CLASSES).index(cls))
     a, b = FP32_CLASSES[cls](rng, 300)
-    got = run_pairs(rtl_run, a, b)
+    got = run_pairs(rtl_run, a, b, stages)
     want = fp32_add_reference(a, b)
     bad = np.flatnonzero(got != want)
     assert bad.size == 0, [f"{a[i]:#010x}+{b[i]:#010x}: got {got[i]:#010x} want {want[i]:#010x}"
                            for i in bad[:5]]
 
 
-def test_mixed_stream_back_to_back(rtl_run):
+@pytest.mark.parametrize("stages", ALL_STAGES)
+def test_mixed_stream_back_to_back(rtl_run, stages):
     a, b, _ = random_fp32_pairs(1000, seed=7)
-    got = run_pairs(rtl_run, a, b)
+    got = run_pairs(rtl_run, a, b, stages)
     np.testing.assert_array_equal(got, fp32_add_reference(a, b))
     assert CANONICAL_NAN == NAN

@@ -19,7 +19,7 @@ PORTS = ("dma", "compute", "vec")
 
 
 def rtl_run(config, traffic, *, p_valid=1.0, p_ready=1.0, seed=0, starve_limit=8,
-            max_cycles=20000, trace=None):
+            read_latency=3, max_cycles=20000, trace=None):
     """Run ``traffic`` {port: [request, ...]} through a Tcm; return the per-port results.
 
     dma/vec requests are ``("r", addr)`` or ``("w", addr, data)``; compute requests are
@@ -27,7 +27,7 @@ def rtl_run(config, traffic, *, p_valid=1.0, p_ready=1.0, seed=0, starve_limit=8
     the read data per port (a word, or a list of N words for a wide read) checked against the
     scoreboard, the stall counters, and per cycle the set of ports whose request was accepted.
     """
-    dut = Tcm(config, starve_limit=starve_limit)
+    dut = Tcm(config, starve_limit=starve_limit, read_latency=read_latency)
     nb = config.tcm_banks
     rng = random.Random(seed)
     out = {}
@@ -160,9 +160,11 @@ def test_wide_read_returns_the_aligned_line():
     assert reads["compute"][-1] == [0x100, 0x101, 0x102, 0x103]
 
 
-def test_dma_stream_runs_at_one_word_per_cycle_without_conflicts():
+@pytest.mark.parametrize("read_latency", [1, 2, 3, 4])
+def test_dma_stream_runs_at_one_word_per_cycle_without_conflicts(read_latency):
     traffic = {"dma": [("w", a, a * 3) for a in range(32)] + [("r", a) for a in range(32)]}
-    reads, _stalls, log = rtl_run(NpuConfig(tcm_banks=4, tcm_bank_words=16), traffic)
+    reads, _stalls, log = rtl_run(NpuConfig(tcm_banks=4, tcm_bank_words=16), traffic,
+                                  read_latency=read_latency)
     assert reads["dma"] == [a * 3 for a in range(32)]
     assert all(log[c] == {"dma"} for c in range(64))
 
@@ -222,16 +224,19 @@ def _random_traffic(rng, config, n):
     return t
 
 
+@pytest.mark.parametrize("read_latency", [1, 2, 3, 4])
 @pytest.mark.parametrize("banks,p_valid,p_ready,seed", [
     (4, 1.0, 1.0, 1), (4, 0.6, 0.5, 2), (4, 0.9, 0.3, 3), (1, 0.7, 0.7, 4),
     (8, 0.8, 0.6, 5), (2, 1.0, 0.9, 6),
 ])
-def test_random_concurrent_traffic_matches_scoreboard(banks, p_valid, p_ready, seed):
+def test_random_concurrent_traffic_matches_scoreboard(banks, p_valid, p_ready, seed,
+                                                      read_latency):
     cfg = NpuConfig(tcm_banks=banks, tcm_bank_words=16)
     rng = random.Random(seed)
     traffic = _random_traffic(rng, cfg, 150)
     reads, stalls, _log = rtl_run(cfg, traffic, p_valid=p_valid, p_ready=p_ready, seed=seed,
-                                 starve_limit=rng.choice([1, 3, 8]))
+                                 starve_limit=rng.choice([1, 3, 8]),
+                                 read_latency=read_latency)
     n_reads = sum(1 for p in traffic for r in traffic[p] if r[0] != "w")
     assert sum(len(v) for v in reads.values()) == n_reads
     if banks == 1 and p_valid > 0.5:
@@ -241,3 +246,40 @@ def test_random_concurrent_traffic_matches_scoreboard(banks, p_valid, p_ready, s
 def test_bad_starve_limit_is_rejected():
     with pytest.raises(ValueError, match="starve_limit"):
         Tcm(CFG, starve_limit=0)
+
+
+@pytest.mark.parametrize("read_latency", [0, 5, 2.0])
+def test_bad_read_latency_is_rejected(read_latency):
+    with pytest.raises(ValueError, match="read_latency"):
+        Tcm(CFG, read_latency=read_latency)
+
+
+@pytest.mark.parametrize("read_latency", [1, 2, 3, 4])
+def test_read_response_timing_and_full_rate_wide_reads(read_latency):
+    # The first word comes read_latency + 1 cycles after the request; back-to-back wide reads
+    # with the response always taken are granted every cycle and answered every cycle.
+    cfg = NpuConfig(tcm_banks=4, tcm_bank_words=16)
+    dut = Tcm(cfg, read_latency=read_latency)
+    n = 12
+    seen = {"acc": [], "resp": []}
+
+    async def bench(ctx):
+        ctx.set(dut.compute_resp.ready, 1)
+        sent = 0
+        for cycle in range(n + 8):
+            ctx.set(dut.compute_req.valid, sent < n)
+            ctx.set(dut.compute_req.payload.addr, 4 * (sent % 16))
+            ctx.set(dut.compute_req.payload.wide, 1)
+            if sent < n and ctx.get(dut.compute_req.ready):
+                seen["acc"].append(cycle)
+                sent += 1
+            if ctx.get(dut.compute_resp.valid):
+                seen["resp"].append(cycle)
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen["acc"] == list(range(n))
+    assert seen["resp"] == [c + read_latency + 1 for c in range(n)]
