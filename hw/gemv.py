@@ -8,15 +8,21 @@ row tiles from the job it accepted, so the step stream carries data only; the NP
 operand feeder builds it from the TCM layout of docs/architecture.md.
 """
 
-from amaranth import Module, Mux, Signal, unsigned
+from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from .block_acc import BlockAccumulator, PartialSum
 from .config import NpuConfig
-from .sparse_mac import ACT_LAYOUT, WEIGHT_LAYOUT, SparseMacPair
+from .sparse_mac import ACT_LAYOUT, PATTERN_POSITIONS, WEIGHT_LAYOUT, SparseMacPair
 
 __all__ = ["GemvEngine", "GemvJob", "gemv_fault_layout", "gemv_step_layout"]
+
+#: Entries of each lane's FIFO between its MAC register and its skid buffer: the
+#: credit check of :class:`GemvEngine` needs 5 (steps in flight) above the level of 1 that a
+#: lane holds at full rate; 8 fits one 16-entry distributed RAM per 4 bits.
+_LANE_FIFO_DEPTH = 8
 
 
 class GemvJob(data.Struct):
@@ -51,16 +57,21 @@ def gemv_fault_layout(config: NpuConfig) -> data.StructLayout:
 class GemvEngine(wiring.Component):
     """L-lane block-scaled E2M1 GEMV with 2:4 sparse or dense weights.
 
-    Per step, lane ``i`` computes ``SparseMacPair(x, w[i], pattern[i]).sum`` (registered)
-    and feeds it to its :class:`BlockAccumulator`, which closes a block every
+    Per step, lane ``i`` computes ``SparseMacPair(x, w[i], pattern[i]).sum`` (pipelined:
+    the step is registered as taken, then the products, then the sum) and writes it into
+    its lane FIFO, which feeds its :class:`BlockAccumulator` through a 2-entry skid buffer;
+    the accumulator closes a block every
     ``steps_per_block`` steps with ``scale_w[i] * scale_x`` and accumulates the row in FP32
     in block order (SPEC section 4). With ``job.last = 0`` the row sums stay open in the
     accumulators, so the next job (same row tile, next K chunk) continues them; that job
     must have ``row_tiles == 1``.
 
     Throughput: one step per cycle while ``step`` is valid and ``y`` is not back-pressured.
-    Latency from the last step of a row tile to its ``y``: 1 (MAC register) +
-    ``BlockAccumulator.latency`` cycles.
+    The lanes never stall the engine within a cycle: ``step.ready`` comes from registers
+    only (a credit check on the lane FIFOs' levels), so no accumulator's ``ready`` is
+    combined over the lanes. Latency from the last step of a row tile to its ``y``:
+    :attr:`latency` = 5 (input, product and sum registers, lane FIFO and its skid
+    buffer) + the accumulator's latency.
 
     Parameters
     ----------
@@ -82,8 +93,10 @@ class GemvEngine(wiring.Component):
     stall_operand : Out(1)
         A job is running but ``step`` is not valid.
     error : Out(1)
-        Sticky: an invalid 2:4 pattern code (6, 7) arrived (raised the cycle after that
-        step was taken, from its register). The engine then takes no more steps; only row tiles whose last step came before the fault still leave on ``y``.
+        Sticky: an invalid 2:4 pattern code (6, 7) arrived (raised two cycles after that
+        step was taken, from the input register; no step is taken in between). The engine
+        then takes no more steps; only row tiles whose last step came before the fault still
+        leave on ``y``.
         Reset it (ResetInserter) to continue.
     fault : Out(gemv_fault_layout(config))
         Position of that pattern code.
@@ -95,8 +108,8 @@ class GemvEngine(wiring.Component):
         if not isinstance(config, NpuConfig):
             raise TypeError(f"GemvEngine takes an NpuConfig, not {config!r}")
         self._config = config
-        #: Cycles from the last step of a row tile to its ``y`` beat when nothing stalls.
-        self.latency = 1 + BlockAccumulator.latency_for(config)
+        # The accumulator's latency depends on the configuration (its adder depth).
+        self._acc_latency = BlockAccumulator.latency_for(config)
         super().__init__({
             "job": In(stream.Signature(GemvJob)),
             "step": In(stream.Signature(gemv_step_layout(config))),
@@ -113,59 +126,70 @@ class GemvEngine(wiring.Component):
     def config(self) -> NpuConfig:
         return self._config
 
+    @property
+    def latency(self) -> int:
+        """Cycles from the last step of a row tile to its ``y`` beat when nothing stalls:
+        3 (input, product and sum registers) + 2 (lane FIFO and its skid buffer) + the
+        accumulator's latency."""
+        return 3 + 2 + self._acc_latency
+
     def elaborate(self, platform):
         m = Module()
         cfg = self._config
         lanes = cfg.lanes
         sp_steps, dn_steps = cfg.block_size // 4, cfg.block_size // 2
 
-        macs = [SparseMacPair() for _ in range(lanes)]
+        macs = [SparseMacPair(latency=1) for _ in range(lanes)]
         accs = [BlockAccumulator(cfg) for _ in range(lanes)]
-        for i, (mac, acc) in enumerate(zip(macs, accs)):
+        fifos = [SyncFIFO(width=PartialSum.as_shape().size, depth=_LANE_FIFO_DEPTH)
+                 for _ in range(lanes)]
+        for i, (mac, acc, fifo) in enumerate(zip(macs, accs, fifos)):
             m.submodules[f"mac{i}"] = mac
+            m.submodules[f"fifo{i}"] = fifo
             m.submodules[f"acc{i}"] = acc
 
         # ---- job registers and counters -------------------------------------------------
         active = Signal()
-        st_invalid = Signal()                  # the registered step had an invalid pattern
         job = Signal(GemvJob)
-        rt, blk, stp = Signal(16), Signal(16), Signal(8)
+        steps_last = Signal(8)                 # last step / block / row tile numbers of the
+        kb_last, rt_last = Signal(16), Signal(16)   # job, registered at accept (no subtract
+        rt, blk, stp = Signal(16), Signal(16), Signal(8)   # in the counters' enables)
         gstep = Signal(32)                     # step within the row tile (for fault reports)
         outstanding = Signal(17)               # row tiles whose y has not left yet
-        m.d.comb += self.job.ready.eq(~active & ~self.error & ~st_invalid)
-        with m.If(self.job.valid & self.job.ready):
-            m.d.sync += [active.eq(1), job.eq(self.job.payload), rt.eq(0), blk.eq(0),
-                         stp.eq(0), gstep.eq(0)]
 
-        # ---- MAC stage: one register between the pair and the accumulators --------------
+        # Three stages, data registers loading every cycle (only the valid bits follow
+        # `fire`): in_* holds the step as taken (the top's operand path ends at a register),
+        # s1_* its control beside each lane's product register (SparseMacPair latency 1),
+        # st_* the lanes' partial sums, written into the lane FIFOs.
+        in_valid, in_bad, in_block_last, in_row_last = Signal(), Signal(), Signal(), Signal()
+        in_rt, in_gstep = Signal(16), Signal(32)
+        in_step = Signal(gemv_step_layout(cfg))
+        s1_valid, s1_block_last, s1_row_last = Signal(), Signal(), Signal()
+        s1_scale_w = [Signal(8, name=f"s1_scale_w{i}") for i in range(lanes)]
+        s1_scale_x = Signal(8)
         st_valid = Signal()
         st = [Signal(PartialSum, name=f"st{i}") for i in range(lanes)]
-        acc_ready = Signal()
-        m.d.comb += acc_ready.eq(_all([a.i.ready for a in accs]))
-        # An invalid pattern is latched with its step (st_invalid) and handled from the
-        # register: the step never reaches the accumulators, the engine stops taking steps
-        # and raises error one cycle later. (Decoding it straight into the enables of every
-        # lane's registers was the engine's critical path.)
-        st_lane = Signal(range(lanes))
-        st_rt = Signal(16)
-        st_gstep = Signal(32)
-        for a, s in zip(accs, st):
-            m.d.comb += [a.i.valid.eq(st_valid & ~st_invalid & acc_ready), a.i.payload.eq(s)]
-        with m.If(st_valid & st_invalid):
-            m.d.sync += [st_valid.eq(0), st_invalid.eq(0), self.error.eq(1),
-                         self.fault.row_tile.eq(st_rt), self.fault.step.eq(st_gstep),
-                         self.fault.lane.eq(st_lane)]
-        with m.Elif(st_valid & acc_ready):
-            m.d.sync += st_valid.eq(0)
+
+        m.d.comb += self.job.ready.eq(~active & ~self.error & ~(in_valid & in_bad))
+        with m.If(self.job.valid & self.job.ready):
+            jp = self.job.payload
+            m.d.sync += [active.eq(1), job.eq(jp), rt.eq(0), blk.eq(0), stp.eq(0), gstep.eq(0),
+                         steps_last.eq(Mux(jp.sparse, sp_steps - 1, dn_steps - 1)),
+                         kb_last.eq(jp.k_blocks - 1), rt_last.eq(jp.row_tiles - 1)]
+
+        # ---- credit: the lanes never stall the engine -----------------------------------
+        # A step taken in cycle t is written into every lane FIFO in cycle t + 3; `room`
+        # (registered) looks at the FIFO levels of cycle t - 1, so up to 5 writes (steps
+        # taken in t - 4 .. t) are not in that level yet. Taking a step only while every
+        # level is <= depth - 5 means no FIFO overflows, whatever its accumulator does, and
+        # no lane's ready reaches the engine or another lane in the same cycle (the global
+        # stall was the engine's critical path). At full rate a level stays at 1.
+        room = Signal()
+        m.d.sync += room.eq(_all([f.level <= _LANE_FIFO_DEPTH - 5 for f in fifos]))
 
         p = self.step.payload
-        invalid = Signal(lanes)
-        for i, mac in enumerate(macs):
-            m.d.comb += [mac.x.eq(p.x), mac.w.eq(p.w[i]),
-                         mac.pattern.eq(Mux(job.sparse, p.pattern[i], 0))]
-            m.d.comb += invalid[i].eq(mac.invalid)
-
-        can_take = active & ~self.error & ~(st_valid & st_invalid) & (~st_valid | acc_ready)
+        can_take = Signal()
+        m.d.comb += can_take.eq(active & ~self.error & ~(in_valid & in_bad) & room)
         m.d.comb += self.step.ready.eq(can_take)
         fire = Signal()
         m.d.comb += [fire.eq(self.step.valid & can_take), self.mac_active.eq(fire),
@@ -175,23 +199,21 @@ class GemvEngine(wiring.Component):
         last_blk = Signal()
         last_rt = Signal()
         m.d.comb += [
-            last_step.eq(stp == Mux(job.sparse, sp_steps - 1, dn_steps - 1)),
-            last_blk.eq(blk == job.k_blocks - 1),
-            last_rt.eq(rt == job.row_tiles - 1),
+            last_step.eq(stp == steps_last),
+            last_blk.eq(blk == kb_last),
+            last_rt.eq(rt == rt_last),
         ]
-        row_last = Signal()
-        m.d.comb += row_last.eq(last_step & last_blk & job.last)
-        lane = Signal(range(lanes))
-        for i in reversed(range(lanes)):
-            with m.If(invalid[i]):
-                m.d.comb += lane.eq(i)
+        # Dense steps use pattern 0 (their pattern field is not data). An invalid code is
+        # flagged before the register so that the step after it is never taken.
+        bad = Signal(lanes)
+        m.d.comb += bad.eq(Cat(job.sparse & (p.pattern[i] >= len(PATTERN_POSITIONS))
+                               for i in range(lanes)))
+        m.d.sync += [in_valid.eq(fire), in_bad.eq(bad.any()), in_rt.eq(rt),
+                     in_gstep.eq(gstep), in_block_last.eq(last_step),
+                     in_row_last.eq(last_step & last_blk & job.last), in_step.eq(p)]
+        m.d.sync += [in_step.pattern[i].eq(Mux(job.sparse, p.pattern[i], 0))
+                     for i in range(lanes)]
         with m.If(fire):
-            m.d.sync += [st_valid.eq(1), st_invalid.eq(invalid.any()), st_lane.eq(lane),
-                         st_rt.eq(rt), st_gstep.eq(gstep)]
-            for i, mac in enumerate(macs):
-                m.d.sync += [st[i].psum.eq(mac.sum), st[i].block_last.eq(last_step),
-                             st[i].row_last.eq(row_last), st[i].scale_w.eq(p.scale_w[i]),
-                             st[i].scale_x.eq(p.scale_x)]
             m.d.sync += [stp.eq(stp + 1), gstep.eq(gstep + 1)]
             with m.If(last_step):
                 m.d.sync += [stp.eq(0), blk.eq(blk + 1)]
@@ -201,15 +223,59 @@ class GemvEngine(wiring.Component):
                         m.d.sync += active.eq(0)
         m.d.sync += self.mac_cycles.eq(self.mac_cycles + fire)
 
+        # An invalid pattern is handled from the input register: the step never reaches
+        # the lanes, the engine stops taking steps and raises error one cycle later.
+        lane = Signal(range(lanes))
+        for i in reversed(range(lanes)):
+            with m.If(in_step.pattern[i] >= len(PATTERN_POSITIONS)):
+                m.d.comb += lane.eq(i)
+        with m.If(in_valid & in_bad):
+            m.d.sync += [self.error.eq(1), self.fault.row_tile.eq(in_rt),
+                         self.fault.step.eq(in_gstep), self.fault.lane.eq(lane)]
+
+        # ---- stage 1: products ------------------------------------------------------------
+        for i, mac in enumerate(macs):
+            m.d.comb += [mac.x.eq(in_step.x), mac.w.eq(in_step.w[i]),
+                         mac.pattern.eq(in_step.pattern[i])]
+        m.d.sync += [s1_valid.eq(in_valid & ~in_bad), s1_block_last.eq(in_block_last),
+                     s1_row_last.eq(in_row_last), s1_scale_x.eq(in_step.scale_x)]
+        m.d.sync += [s1_scale_w[i].eq(in_step.scale_w[i]) for i in range(lanes)]
+
+        # ---- stage 2 (sums) and the lane FIFOs --------------------------------------------
+        m.d.sync += st_valid.eq(s1_valid)
+        for i, (mac, acc, fifo) in enumerate(zip(macs, accs, fifos)):
+            m.d.sync += [st[i].psum.eq(mac.sum), st[i].block_last.eq(s1_block_last),
+                         st[i].row_last.eq(s1_row_last), st[i].scale_w.eq(s1_scale_w[i]),
+                         st[i].scale_x.eq(s1_scale_x)]
+            m.d.comb += [fifo.w_en.eq(st_valid), fifo.w_data.eq(st[i])]
+            # Skid buffer: the FIFO is read on a flip-flop (`~s_valid`), never on the
+            # accumulator's ready, and the accumulator's input valid and payload (block_last
+            # feeds its enables) come from flip-flops, not from the distributed RAM's read.
+            # The ready only enables the main register and the two valid bits.
+            m_valid, s_valid = Signal(name=f"q{i}_m_valid"), Signal(name=f"q{i}_s_valid")
+            m_data = Signal(PartialSum, name=f"q{i}_m_data")
+            s_data = Signal(PartialSum, name=f"q{i}_s_data")
+            take = fifo.r_rdy & ~s_valid
+            main_free = ~m_valid | acc.i.ready
+            m.d.comb += [fifo.r_en.eq(~s_valid), acc.i.valid.eq(m_valid),
+                         acc.i.payload.eq(m_data)]
+            with m.If(~s_valid):
+                m.d.sync += s_data.eq(fifo.r_data)
+            with m.If(main_free):
+                m.d.sync += [m_valid.eq(s_valid | take), s_valid.eq(0),
+                             m_data.eq(Mux(s_valid, s_data, fifo.r_data))]
+            with m.Elif(take):
+                m.d.sync += s_valid.eq(1)
+
         # ---- y: all lanes' results together ---------------------------------------------
         all_valid = _all([a.o.valid for a in accs])
         m.d.comb += self.y.valid.eq(all_valid)
         for i, a in enumerate(accs):
             m.d.comb += [self.y.payload[i].eq(a.o.payload), a.o.ready.eq(self.y.ready & all_valid)]
         y_fire = self.y.valid & self.y.ready
-        inc = st_valid & ~st_invalid & acc_ready & st[0].row_last
+        inc = st_valid & st[0].row_last
         m.d.sync += outstanding.eq(outstanding + inc - y_fire)
-        m.d.comb += self.busy.eq(active | st_valid | (outstanding != 0))
+        m.d.comb += self.busy.eq(active | in_valid | s1_valid | st_valid | (outstanding != 0))
         return m
 
 

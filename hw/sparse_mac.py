@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden import sparse as _golden_sparse
 
-from .e2m1 import E2M1Multiplier
+from .e2m1 import PRODUCT_SHAPE, E2M1Multiplier
 
 __all__ = ["ACT_LAYOUT", "PATTERN_POSITIONS", "SUM_SHAPE", "WEIGHT_LAYOUT", "SparseMacPair"]
 
@@ -29,8 +29,17 @@ class SparseMacPair(wiring.Component):
     ``sum = w[0] * x[pos0] + w[1] * x[pos1]`` in units of 1/4 (exact), where ``(pos0, pos1)``
     are the kept positions of ``pattern`` (:data:`PATTERN_POSITIONS`). Dense data uses
     ``pattern = 0`` with the 2 activations in ``x[0]``, ``x[1]`` (``x[2]``, ``x[3]`` ignored).
-    Combinational (latency 0): decoder mux -> 2 LUT multipliers -> 10-bit adder; the caller
-    registers ``sum`` as its pipeline needs.
+    With ``latency=0`` (the default) it is combinational: decoder mux -> 2 LUT multipliers
+    -> 10-bit adder; the caller registers ``sum`` as its pipeline needs. With ``latency=1``
+    the two products and ``invalid`` are registered every cycle (no enable: a new group may
+    enter each cycle), so ``sum`` and ``invalid`` belong to the inputs of the previous
+    cycle; the decoder and the multipliers are before the register, the adder after it
+    (a caller that registers ``sum`` then has two short stages instead of one long path).
+
+    Parameters
+    ----------
+    latency : int
+        0 (combinational) or 1 (register between the multipliers and the adder).
 
     Members
     -------
@@ -52,8 +61,17 @@ class SparseMacPair(wiring.Component):
     sum: Out(SUM_SHAPE)
     invalid: Out(1)
 
-    #: Cycles from inputs to ``sum``/``invalid``.
-    latency = 0
+    def __init__(self, latency: int = 0):
+        if latency not in (0, 1):
+            self._MustUse__silence = True    # a rejected object is not an unused design
+            raise ValueError(f"SparseMacPair latency must be 0 or 1, not {latency!r}")
+        self._latency = latency
+        super().__init__()
+
+    @property
+    def latency(self) -> int:
+        """Cycles from inputs to ``sum``/``invalid``."""
+        return self._latency
 
     def elaborate(self, platform):
         m = Module()
@@ -61,17 +79,22 @@ class SparseMacPair(wiring.Component):
         m.submodules.mul1 = mul1 = E2M1Multiplier()
         x0 = Signal(4)
         x1 = Signal(4)
+        bad = Signal()
         # Index decoder: route the two kept activations to the two multipliers.
         with m.Switch(self.pattern):
             for code, (pos0, pos1) in enumerate(PATTERN_POSITIONS):
                 with m.Case(code):
                     m.d.comb += [x0.eq(self.x[pos0]), x1.eq(self.x[pos1])]
             with m.Default():
-                m.d.comb += self.invalid.eq(1)
+                m.d.comb += bad.eq(1)
         m.d.comb += [
             mul0.a.eq(self.w[0]), mul0.b.eq(x0),
             mul1.a.eq(self.w[1]), mul1.b.eq(x1),
         ]
+        # latency=1: the stage register sits between the multipliers and the adder.
+        dom = m.d.sync if self._latency else m.d.comb
+        p0, p1 = Signal(PRODUCT_SHAPE), Signal(PRODUCT_SHAPE)
+        dom += [p0.eq(mul0.p), p1.eq(mul1.p), self.invalid.eq(bad)]
         with m.If(~self.invalid):
-            m.d.comb += self.sum.eq(mul0.p + mul1.p)
+            m.d.comb += self.sum.eq(p0 + p1)
         return m

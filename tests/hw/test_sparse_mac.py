@@ -18,18 +18,21 @@ def golden_sum(x, w, pattern):
     return int((v[w[0]] * v[x[p0]] + v[w[1]] * v[x[p1]]) * 4)
 
 
-def run(rtl_run, cases):
-    return rtl_run(SparseMacPair(), cases, ["sum", "invalid"])
+def run(rtl_run, cases, latency=0):
+    dut = SparseMacPair(latency)
+    assert dut.latency == latency
+    return rtl_run(dut, cases, ["sum", "invalid"], latency=latency)
 
 
+@pytest.mark.parametrize("latency", [0, 1])
 @pytest.mark.parametrize("pattern", range(8))
-def test_each_pattern_code_with_random_codes(rtl_run, pattern):
+def test_each_pattern_code_with_random_codes(rtl_run, pattern, latency):
     rng = np.random.default_rng(100 + pattern)
     cases = []
     for _ in range(200):
         cases.append({"x": [int(c) for c in rng.integers(0, 16, 4)],
                       "w": [int(c) for c in rng.integers(0, 16, 2)], "pattern": pattern})
-    got = run(rtl_run, cases)
+    got = run(rtl_run, cases, latency)
     for c, r in zip(cases, got):
         assert r["invalid"] == (pattern >= 6), (c, r)
         assert r["sum"] == golden_sum(c["x"], c["w"], pattern), (c, r)
@@ -59,3 +62,21 @@ def test_extremes_and_dense_pattern_zero(rtl_run):
     ]
     got = run(rtl_run, cases)
     assert [(r["sum"], r["invalid"]) for r in got] == [(288, 0), (-288, 0), (0, 0), (0, 1)]
+
+
+def test_latency_one_takes_a_new_group_every_cycle(rtl_run):
+    # Back-to-back groups with every pattern code interleaved: with the decoder register,
+    # each result belongs to the group of the cycle before, never to a neighbour.
+    rng = np.random.default_rng(7)
+    cases = [{"x": [int(c) for c in rng.integers(0, 16, 4)],
+              "w": [int(c) for c in rng.integers(0, 16, 2)], "pattern": int(p)}
+             for p in rng.integers(0, 8, 400)]
+    got = run(rtl_run, cases, latency=1)
+    for c, r in zip(cases, got):
+        assert r["invalid"] == (c["pattern"] >= 6), (c, r)
+        assert r["sum"] == golden_sum(c["x"], c["w"], c["pattern"]), (c, r)
+
+
+def test_latency_other_than_0_or_1_is_rejected():
+    with pytest.raises(ValueError, match="latency must be 0 or 1"):
+        SparseMacPair(2)
