@@ -44,8 +44,14 @@ def _e2m1_arith(cfg):
     return E2M1Multiplier("arith")
 
 
-#: Designs ``hw.synth`` knows besides :data:`hw.__main__.BLOCKS` (comparison variants).
-EXTRA = {"e2m1_multiplier_arith": _e2m1_arith}
+def _sparse_mac_pipelined(cfg):
+    from .sparse_mac import SparseMacPair
+    return SparseMacPair(latency=1)
+
+
+#: Designs ``hw.synth`` knows besides :data:`hw.__main__.BLOCKS` (comparison variants; the
+#: pipelined SparseMacPair is the form GemvEngine instantiates).
+EXTRA = {"e2m1_multiplier_arith": _e2m1_arith, "sparse_mac_pair_pipelined": _sparse_mac_pipelined}
 
 #: Combinational designs: ``registered=True`` (``--registered``) wraps them in input and output
 #: registers so nextpnr can time register -> logic -> register (their delay).
@@ -204,6 +210,8 @@ def suite() -> list[tuple[str, str, dict, bool]]:
     the larger one."""
     runs = [(n, n, {}, n in COMBINATIONAL) for n in sorted(BLOCKS)]
     runs.append(("e2m1_multiplier_arith", "e2m1_multiplier_arith", {}, True))
+    # Port registers: its decoder and multipliers sit before its one internal register.
+    runs.append(("sparse_mac_pair_pipelined", "sparse_mac_pair_pipelined", {}, True))
     runs.append((TOP_NAME, TOP_NAME, {}, False))
     tag = ",".join(f"{k}={v}" for k, v in LARGE_TOP.items())
     runs.append((f"{TOP_NAME}[{tag}]", TOP_NAME, dict(LARGE_TOP), False))
