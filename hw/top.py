@@ -189,9 +189,16 @@ class NpuTop(wiring.Component):
         new_addr = Signal(64)
         m.d.comb += [csr.busy.eq(running), csr.done.eq(done), csr.error.eq(err_code),
                      csr.fault_addr.eq(err_addr)]
-        first_err = raise_err & (err_code == ErrorCode.NONE) & running
+        # Timing: the error sites' flags, code and address are registered (err_pend) and
+        # latched one cycle later -- combinationally they joined the dispatcher's decode to the
+        # DMA handshake and the fetcher. While an error is pending the dispatcher waits.
+        err_pend = Signal()
+        pend_code = Signal(ErrorCode)
+        pend_addr = Signal(64)
+        core.d.sync += [err_pend.eq(raise_err), pend_code.eq(new_code), pend_addr.eq(new_addr)]
+        first_err = err_pend & (err_code == ErrorCode.NONE) & running
         with core.If(first_err):
-            core.d.sync += [err_code.eq(new_code), err_addr.eq(new_addr)]
+            core.d.sync += [err_code.eq(pend_code), err_addr.eq(pend_addr)]
 
         errs = []
 
@@ -261,7 +268,7 @@ class NpuTop(wiring.Component):
         m.d.comb += n_words.eq(Mux(f_left < to64, f_left, to64))
         fetching = Signal()
         can_issue = fetching & (f_left != 0) & ~f_busy & ~f_arvalid & \
-            (cmd_fifo.level <= fifo_depth - 4) & (err_code == ErrorCode.NONE) & ~raise_err
+            (cmd_fifo.level <= fifo_depth - 4) & (err_code == ErrorCode.NONE) & ~err_pend
         with core.If(can_issue):
             core.d.sync += [f_arvalid.eq(1), f_araddr.eq(f_next),
                             f_arlen.eq(n_words * beats_per_cmd - 1), f_busy.eq(1),
@@ -296,12 +303,11 @@ class NpuTop(wiring.Component):
         # ---- DMA unit -------------------------------------------------------------------------
         dma_busy = Signal()
         dma_cmd = Signal(Command)
-        Signal()
+        dma_dir = Signal(DmaDir)
         d_desc_valid = Signal()
         m.d.comb += [
             dma.desc.valid.eq(d_desc_valid),
-            dma.desc.payload.dir.eq(Mux(dma_cmd.dma.op == Opcode.STORE, DmaDir.TO_DRAM,
-                                        DmaDir.TO_TCM)),
+            dma.desc.payload.dir.eq(dma_dir),
             dma.desc.payload.dram_addr.eq(dma_cmd.dma.dram_addr),
             dma.desc.payload.tcm_addr.eq(dma_cmd.dma.tcm_addr[wbb:]),
             dma.desc.payload.row_bytes.eq(dma_cmd.dma.length),
@@ -597,27 +603,48 @@ class NpuTop(wiring.Component):
             report(comp, ErrorCode.INVALID_PATTERN, pat_fault)
 
         # ---- dispatcher --------------------------------------------------------------------------
+        # Timing: the FIFO's head word is taken into a dispatch register (h) with its checks
+        # decoded, so no path runs from the FIFO's distributed RAM through the decode into
+        # the DMA, the compute unit or the error logic. The register refills in the cycle
+        # its command is taken, so it adds one cycle of latency, not per-command cycles.
         head = Signal(Command)
         m.d.comb += head.as_value().eq(cmd_fifo.r_data)
-        popped = Signal(32)                         # words taken from the list so far
-        head_addr = Signal(64)
-        m.d.comb += head_addr.eq(cmd_base + (popped << 4))
+        h = Signal(Command)
+        h_valid = Signal()
+        h_addr = Signal(64)                         # byte address of the command in h
+        h_op = Signal(4)                            # h's opcode (Opcode has no 0)
+        h_dma_bad_len = Signal()                    # LOAD/STORE: length or alignment bad
+        h_dma_bad_dram = Signal()                   # LOAD/STORE: dram_addr beyond the bus
+        loaded = Signal(32)                         # words taken from the FIFO into h
+        next_addr = Signal(64)                      # byte address of the FIFO's head word
         sync_mask = Signal(2)
         is_end = Signal()
-        pop_cmd = Signal()
-        with core.If(pop_cmd):
-            core.d.sync += popped.eq(popped + 1)
+        take = Signal()                             # h's command is dispatched this cycle
+        load = Signal()                             # h takes the FIFO's head word
         start = csr.start
         drain_done = Signal()
         m.d.comb += drain_done.eq((state == _State.DRAIN) & ~dma_busy & ~f_busy & ~f_arvalid &
                                   all_idle)
         core.d.comb += comp_clear.eq(start | drain_done)
+        m.d.comb += load.eq(cmd_fifo.r_rdy & (state != _State.IDLE) & (~h_valid | take))
+        with core.If(take):
+            core.d.sync += h_valid.eq(0)
+        with core.If(load):
+            core.d.sync += [h.eq(head), h_valid.eq(1), h_addr.eq(next_addr),
+                            h_op.eq(head.dma.op),
+                            h_dma_bad_len.eq((head.dma.length >> 24 != 0) |
+                                             (head.dma.tcm_addr[:wbb] != 0)),
+                            h_dma_bad_dram.eq(head.dma.dram_addr >> abits != 0),
+                            loaded.eq(loaded + 1), next_addr.eq(next_addr + 16)]
         with core.Switch(state):
-            with core.Case(_State.IDLE), core.If(start):
-                core.d.sync += [state.eq(_State.CHECK), running.eq(1), done.eq(0),
-                                err_code.eq(ErrorCode.NONE), err_addr.eq(0),
-                                cmd_base.eq(csr.cmd_base), cmd_count.eq(csr.cmd_count),
-                                popped.eq(0), f_err.eq(0)]
+            with core.Case(_State.IDLE):
+                core.d.sync += h_valid.eq(0)
+                with core.If(start):
+                    core.d.sync += [state.eq(_State.CHECK), running.eq(1), done.eq(0),
+                                    err_code.eq(ErrorCode.NONE), err_addr.eq(0),
+                                    cmd_base.eq(csr.cmd_base), cmd_count.eq(csr.cmd_count),
+                                    loaded.eq(0), next_addr.eq(csr.cmd_base),
+                                    f_err.eq(0)]
             with core.Case(_State.CHECK):
                 with core.If(cmd_count == 0):
                     report(core, ErrorCode.BAD_LENGTH, cmd_base)
@@ -627,42 +654,40 @@ class NpuTop(wiring.Component):
                 with core.Else():
                     core.d.sync += [state.eq(_State.RUN), fetching.eq(1), f_next.eq(cmd_base),
                                     f_left.eq(cmd_count)]
-            with core.Case(_State.RUN):
-                with core.If(cmd_fifo.r_rdy):
-                    op = head.dma.op
-                    with core.Switch(op):
-                        with core.Case(Opcode.LOAD, Opcode.STORE), core.If(~dma_busy):
-                            bad = ((head.dma.length >> 24 != 0) |
-                                   (head.dma.tcm_addr[:wbb] != 0))
-                            with core.If(bad):
-                                report(core, ErrorCode.BAD_LENGTH, head_addr)
-                            with core.Elif(head.dma.dram_addr >> abits != 0):
-                                report(core, ErrorCode.DRAM_RANGE, head.dma.dram_addr)
-                            with core.Else():
-                                core.d.comb += pop_cmd.eq(1)
-                                core.d.sync += [dma_cmd.eq(head), dma_busy.eq(1),
-                                                d_desc_valid.eq(1),
-                                                dma_cmd_addr.eq(head_addr)]
-                        with core.Case(Opcode.GEMV), core.If(~comp_busy):
-                            core.d.comb += [pop_cmd.eq(1), c_start.eq(1)]
-                            core.d.sync += [g.eq(head), gemv_cmd_addr.eq(head_addr)]
-                        with core.Case(Opcode.LUT), core.If(~comp_busy):
-                            core.d.comb += [pop_cmd.eq(1), l_start.eq(1)]
-                            core.d.sync += [g.eq(head), lut_cmd_addr.eq(head_addr)]
-                        with core.Case(Opcode.SYNC):
-                            core.d.comb += pop_cmd.eq(1)
-                            core.d.sync += [state.eq(_State.WAIT), is_end.eq(0),
-                                            sync_mask.eq(Cat(head.sync.mask.dma,
-                                                             head.sync.mask.compute))]
-                        with core.Case(Opcode.END):
-                            core.d.comb += pop_cmd.eq(1)
-                            core.d.sync += [state.eq(_State.WAIT), is_end.eq(1),
-                                            sync_mask.eq(0b11)]
-                        with core.Default():
-                            report(core, ErrorCode.UNKNOWN_OPCODE, head_addr)
-                with core.Elif((f_left == 0) & ~f_busy & (popped == cmd_count)):
+            with core.Case(_State.RUN), core.If(~err_pend):
+                list_out = ~cmd_fifo.r_rdy & (f_left == 0) & ~f_busy & (loaded == cmd_count)
+                with core.If(~h_valid & list_out):        # the list ran out before END
                     report(core, ErrorCode.BAD_LENGTH, cmd_base)
-            with core.Case(_State.WAIT):
+                with core.Elif(h_valid), core.Switch(h_op):
+                    with core.Case(Opcode.LOAD, Opcode.STORE), core.If(~dma_busy):
+                        with core.If(h_dma_bad_len):
+                            report(core, ErrorCode.BAD_LENGTH, h_addr)
+                        with core.Elif(h_dma_bad_dram):
+                            report(core, ErrorCode.DRAM_RANGE, h.dma.dram_addr)
+                        with core.Else():
+                            core.d.comb += take.eq(1)
+                            core.d.sync += [dma_cmd.eq(h), dma_busy.eq(1),
+                                            d_desc_valid.eq(1), dma_cmd_addr.eq(h_addr),
+                                            dma_dir.eq(Mux(h_op == Opcode.STORE,
+                                                           DmaDir.TO_DRAM, DmaDir.TO_TCM))]
+                    with core.Case(Opcode.GEMV), core.If(~comp_busy):
+                        core.d.comb += [take.eq(1), c_start.eq(1)]
+                        core.d.sync += [g.eq(h), gemv_cmd_addr.eq(h_addr)]
+                    with core.Case(Opcode.LUT), core.If(~comp_busy):
+                        core.d.comb += [take.eq(1), l_start.eq(1)]
+                        core.d.sync += [g.eq(h), lut_cmd_addr.eq(h_addr)]
+                    with core.Case(Opcode.SYNC):
+                        core.d.comb += take.eq(1)
+                        core.d.sync += [state.eq(_State.WAIT), is_end.eq(0),
+                                        sync_mask.eq(Cat(h.sync.mask.dma,
+                                                         h.sync.mask.compute))]
+                    with core.Case(Opcode.END):
+                        core.d.comb += take.eq(1)
+                        core.d.sync += [state.eq(_State.WAIT), is_end.eq(1),
+                                        sync_mask.eq(0b11)]
+                    with core.Default():
+                        report(core, ErrorCode.UNKNOWN_OPCODE, h_addr)
+            with core.Case(_State.WAIT), core.If(~err_pend):
                 waiting = (sync_mask[0] & (dma_busy | d_desc_valid)) | \
                     (sync_mask[1] & comp_busy) | (is_end & (f_busy | f_arvalid))
                 with core.If(~waiting):
@@ -680,14 +705,14 @@ class NpuTop(wiring.Component):
         # The fetcher's FIFO is emptied between runs.
         fifo_flush = Signal()
         m.d.comb += fifo_flush.eq((state == _State.IDLE) & cmd_fifo.r_rdy)
-        m.d.comb += cmd_fifo.r_en.eq(pop_cmd | fifo_flush)
+        m.d.comb += cmd_fifo.r_en.eq(load | fifo_flush)
 
         for flag, code, addr in reversed(errs):
             with m.If(flag):
                 m.d.comb += [raise_err.eq(1), new_code.eq(code), new_addr.eq(addr)]
 
         # ---- interrupt events and counters -----------------------------------------------------
-        end_event = (state == _State.WAIT) & is_end & ~(
+        end_event = (state == _State.WAIT) & is_end & ~err_pend & ~(
             (sync_mask[0] & (dma_busy | d_desc_valid)) | (sync_mask[1] & comp_busy) |
             f_busy | f_arvalid)
         err_event = drain_done
@@ -707,7 +732,7 @@ class NpuTop(wiring.Component):
             c.stall_operand.eq(engine.stall_operand),
             c.stall_tcm.eq(running & (tcm_stall_now != tcm_stall_prev)),
             c.stall_axi.eq(dma_busy & ~r_beat & ~w_beat),
-            c.stall_fetch.eq((state == _State.RUN) & ~cmd_fifo.r_rdy),
+            c.stall_fetch.eq((state == _State.RUN) & ~h_valid),
             c.dram_rd_bytes.eq(Mux(r_beat, wb, 0)),
             c.dram_wr_bytes.eq(Mux(w_beat, wb, 0)),
         ]
