@@ -22,7 +22,7 @@ from .gemv import GemvEngine
 from .tcm import Tcm, tcm_addr_bits
 from .vlut16 import VLutEngine, VLutError
 
-__all__ = ["NpuTop", "PlaneReader"]
+__all__ = ["NpuTop", "PlaneReader", "StreamSkid"]
 
 
 def _log2(n: int) -> int:
@@ -91,6 +91,32 @@ class PlaneReader(wiring.Component):
         with m.If(self.start):
             m.d.sync += [nxt.eq(self.base), left.eq(self.lines), level.eq(0), wp.eq(0),
                          rp.eq(0), idx.eq(0)]
+        return m
+
+
+class StreamSkid(wiring.Component):
+    """A two-entry register slice for a stream: ``o``'s valid and payload and ``i.ready``
+    are flip-flops, so no combinational path crosses it in either direction.
+
+    One beat per cycle flows when ``o.ready`` stays high; latency 1. When ``o`` stalls, the
+    beat taken in that cycle waits in the second register (``i.ready`` falls a cycle later).
+    """
+
+    def __init__(self, shape):
+        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+
+    def elaborate(self, platform):
+        m = Module()
+        skid_valid = Signal()
+        skid = Signal.like(self.i.payload)
+        m.d.comb += self.i.ready.eq(~skid_valid)
+        i_fire = self.i.valid & self.i.ready
+        with m.If(self.o.ready | ~self.o.valid):
+            m.d.sync += [self.o.valid.eq(skid_valid | self.i.valid),
+                         self.o.payload.eq(Mux(skid_valid, skid, self.i.payload)),
+                         skid_valid.eq(0)]
+        with m.Elif(i_fire):
+            m.d.sync += [skid_valid.eq(1), skid.eq(self.i.payload)]
         return m
 
 
@@ -456,7 +482,11 @@ class NpuTop(wiring.Component):
                 comp.d.sync += [armed[si].eq(1), arm_rt.eq(arm_rt + 1),
                                 arm_base.eq(arm_base + panel_lines)]
         # Join the planes of the feeding set into one step beat.
-        st = engine.step
+        # The joined beat passes a register slice: the readers' element muxes then end at
+        # registers, not in the engine's lanes (that path was the small top's longest).
+        comp.submodules.step_skid = step_skid = StreamSkid(engine.step.payload.shape())
+        wiring.connect(comp, step_skid.o, engine.step)
+        st = step_skid.i
 
         def pick(n):
             o0, o1 = sets[0][n].out, sets[1][n].out
