@@ -395,8 +395,9 @@ class NpuTop(wiring.Component):
             xs_lines.eq(lines(nb)),
         ]
         # Timing: the panel size, the range check's multiply and the fault address's multiply
-        # are registered (free-running from g), and the range check waits two cycles for them
-        # (c_wait) -- in one cycle they made the NPU's longest path.
+        # are registered (free-running from g), and the range check waits three cycles for
+        # them and its registered outcomes (c_wait) -- in one cycle they made the NPU's longest
+        # path.
         m.d.sync += panel_lines.eq(v_lines + p_lines + s_lines)
         w_span = Signal(40)
         m.d.sync += w_span.eq(rts * panel_lines)
@@ -570,26 +571,34 @@ class NpuTop(wiring.Component):
                 comp.d.sync += y_rt.eq(y_rt + 1)
         # Start / finish of a GEMV.
         c_checking = Signal()
-        c_wait = Signal(2)
-        comp.d.sync += [c_wait.eq(c_wait << 1), c_checking.eq(c_wait[1])]
+        c_wait = Signal(3)
+        comp.d.sync += [c_wait.eq(c_wait << 1), c_checking.eq(c_wait[2])]
         with comp.If(c_start):
             comp.d.sync += [c_active.eq(1), c_wait.eq(1), job_sent.eq(0), rt.eq(0), c_ok.eq(0),
                             y_rt.eq(0), y_j.eq(0), arm_rt.eq(0), armed.eq(0), cur.eq(0),
                             step_in_rt.eq(0), s_in_blk.eq(0)]
         gemv_cmd_addr = Signal(64)
+        # The checks' outcomes are free-running registers (one cycle after w_span), read by
+        # c_checking: sums and compares in the checking cycle fed the error priority mux.
+        misaligned = (g.gemv.w_addr[:lnb] != 0) | (g.gemv.x_addr[:lnb] != 0) | \
+            (g.gemv.y_addr[:wbb] != 0)
+        chk_len, chk_gemv = Signal(), Signal()
+        chk_x, chk_w, chk_y = Signal(), Signal(), Signal()
+        m.d.sync += [chk_len.eq((rts == 0) | (nb == 0) | misaligned),
+                     chk_gemv.eq((rts > 1) & ~(g.gemv.flags.first & g.gemv.flags.last)),
+                     chk_x.eq(x_end > tcm_bytes), chk_w.eq(w_end > tcm_bytes),
+                     chk_y.eq(g.gemv.flags.last & (y_end > tcm_bytes))]
         with comp.If(c_checking):
             comp.d.sync += c_checking.eq(0)
-            misaligned = (g.gemv.w_addr[:lnb] != 0) | (g.gemv.x_addr[:lnb] != 0) | \
-                (g.gemv.y_addr[:wbb] != 0)
-            with comp.If((rts == 0) | (nb == 0) | misaligned):
+            with comp.If(chk_len):
                 report(comp, ErrorCode.BAD_LENGTH, gemv_cmd_addr)
-            with comp.Elif((rts > 1) & ~(g.gemv.flags.first & g.gemv.flags.last)):
+            with comp.Elif(chk_gemv):
                 report(comp, ErrorCode.BAD_GEMV, gemv_cmd_addr)
-            with comp.Elif(x_end > tcm_bytes):
+            with comp.Elif(chk_x):
                 report(comp, ErrorCode.TCM_RANGE, g.gemv.x_addr)
-            with comp.Elif(w_end > tcm_bytes):
+            with comp.Elif(chk_w):
                 report(comp, ErrorCode.TCM_RANGE, g.gemv.w_addr)
-            with comp.Elif(g.gemv.flags.last & (y_end > tcm_bytes)):
+            with comp.Elif(chk_y):
                 report(comp, ErrorCode.TCM_RANGE, g.gemv.y_addr)
             with comp.Else():
                 comp.d.sync += [feeding.eq(1), arm_base.eq(w_line), c_ok.eq(1)]
