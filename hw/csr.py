@@ -187,7 +187,8 @@ class Csr(wiring.Component):
     bus : In(AxiLiteSignature(addr_width=12, data_width=32))
         The host port.
     start, soft_reset : Out(1)
-        One-cycle pulses from CONTROL writes (start only while not busy).
+        One-cycle pulses from CONTROL writes, the cycle after the write (start only while
+        not busy).
     cmd_base, win_base, win_size : Out(64); cmd_count : Out(32)
         Command list and DRAM window registers.
     irq : Out(1)
@@ -249,10 +250,15 @@ class Csr(wiring.Component):
                 m.d.sync += sig.eq(0)
             with m.Else():
                 m.d.sync += sig.eq(sig + getattr(self.count, n))
+        # The CONTROL pulses leave from registers, one cycle after the write (the cycle its
+        # B response is offered): from the write's address decode through the counters'
+        # clear (704 bits) they were the Csr's longest path.
         pulse_src = {"start": Signal(), "soft_reset": Signal()}
+        pulse_q = {n: Signal(name=f"{n}_q") for n in pulse_src}
+        m.d.sync += [pulse_q[n].eq(v) for n, v in pulse_src.items()]
         m.d.comb += [
-            self.start.eq(pulse_src["start"] & ~self.busy),
-            self.soft_reset.eq(pulse_src["soft_reset"]),
+            self.start.eq(pulse_q["start"] & ~self.busy),
+            self.soft_reset.eq(pulse_q["soft_reset"]),
         ]
         ro_ports = {"busy": self.busy, "done": self.done, "error": self.error.as_value(),
                     "fault_addr": self.fault_addr}

@@ -22,7 +22,7 @@ from .gemv import GemvEngine
 from .tcm import Tcm, tcm_addr_bits
 from .vlut16 import VLutEngine, VLutError
 
-__all__ = ["NpuTop", "PlaneReader"]
+__all__ = ["NpuTop", "PlaneReader", "StreamSkid"]
 
 
 def _log2(n: int) -> int:
@@ -91,6 +91,32 @@ class PlaneReader(wiring.Component):
         with m.If(self.start):
             m.d.sync += [nxt.eq(self.base), left.eq(self.lines), level.eq(0), wp.eq(0),
                          rp.eq(0), idx.eq(0)]
+        return m
+
+
+class StreamSkid(wiring.Component):
+    """A two-entry register slice for a stream: ``o``'s valid and payload and ``i.ready``
+    are flip-flops, so no combinational path crosses it in either direction.
+
+    One beat per cycle flows when ``o.ready`` stays high; latency 1. When ``o`` stalls, the
+    beat taken in that cycle waits in the second register (``i.ready`` falls a cycle later).
+    """
+
+    def __init__(self, shape):
+        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+
+    def elaborate(self, platform):
+        m = Module()
+        skid_valid = Signal()
+        skid = Signal.like(self.i.payload)
+        m.d.comb += self.i.ready.eq(~skid_valid)
+        i_fire = self.i.valid & self.i.ready
+        with m.If(self.o.ready | ~self.o.valid):
+            m.d.sync += [self.o.valid.eq(skid_valid | self.i.valid),
+                         self.o.payload.eq(Mux(skid_valid, skid, self.i.payload)),
+                         skid_valid.eq(0)]
+        with m.Elif(i_fire):
+            m.d.sync += [skid_valid.eq(1), skid.eq(self.i.payload)]
         return m
 
 
@@ -189,9 +215,16 @@ class NpuTop(wiring.Component):
         new_addr = Signal(64)
         m.d.comb += [csr.busy.eq(running), csr.done.eq(done), csr.error.eq(err_code),
                      csr.fault_addr.eq(err_addr)]
-        first_err = raise_err & (err_code == ErrorCode.NONE) & running
+        # Timing: the error sites' flags, code and address are registered (err_pend) and
+        # latched one cycle later -- combinationally they joined the dispatcher's decode to the
+        # DMA handshake and the fetcher. While an error is pending the dispatcher waits.
+        err_pend = Signal()
+        pend_code = Signal(ErrorCode)
+        pend_addr = Signal(64)
+        core.d.sync += [err_pend.eq(raise_err), pend_code.eq(new_code), pend_addr.eq(new_addr)]
+        first_err = err_pend & (err_code == ErrorCode.NONE) & running
         with core.If(first_err):
-            core.d.sync += [err_code.eq(new_code), err_addr.eq(new_addr)]
+            core.d.sync += [err_code.eq(pend_code), err_addr.eq(pend_addr)]
 
         errs = []
 
@@ -202,13 +235,18 @@ class NpuTop(wiring.Component):
             mod.d.comb += flag.eq(1)
 
         cmd_base, cmd_count = Signal(64), Signal(32)
+        # Timing: the window's end and the Dma's limit are free-running registers (two cycles
+        # behind the CSR; a run starts later than that after a CSR write). Computed in the
+        # same cycle as their uses, the 64-bit sums fed the Dma's window check and the list
+        # check (the small top's longest path, 20.4 ns).
         win_lo, win_hi = Signal(65), Signal(65)     # [win_lo, win_hi)
-        m.d.comb += [win_lo.eq(csr.win_base), win_hi.eq(csr.win_base + csr.win_size)]
+        m.d.sync += [win_lo.eq(csr.win_base), win_hi.eq(csr.win_base + csr.win_size)]
         dma_limit = Signal(65)
         m.d.comb += dma_limit.eq(win_hi - 1)
-        m.d.comb += [dma.window_base.eq(csr.win_base),
-                     dma.window_limit.eq(Mux(dma_limit >> abits != 0, (1 << abits) - 1,
-                                             dma_limit))]
+        win_base_q, win_limit_q = Signal(abits), Signal(abits)
+        m.d.sync += [win_base_q.eq(win_lo),
+                     win_limit_q.eq(Mux(dma_limit >> abits != 0, (1 << abits) - 1, dma_limit))]
+        m.d.comb += [dma.window_base.eq(win_base_q), dma.window_limit.eq(win_limit_q)]
 
         # ---- AXI read sharing: Dma (ID 0) and fetcher (ID 1) ----------------------------
         bus = self.axi
@@ -261,7 +299,7 @@ class NpuTop(wiring.Component):
         m.d.comb += n_words.eq(Mux(f_left < to64, f_left, to64))
         fetching = Signal()
         can_issue = fetching & (f_left != 0) & ~f_busy & ~f_arvalid & \
-            (cmd_fifo.level <= fifo_depth - 4) & (err_code == ErrorCode.NONE) & ~raise_err
+            (cmd_fifo.level <= fifo_depth - 4) & (err_code == ErrorCode.NONE) & ~err_pend
         with core.If(can_issue):
             core.d.sync += [f_arvalid.eq(1), f_araddr.eq(f_next),
                             f_arlen.eq(n_words * beats_per_cmd - 1), f_busy.eq(1),
@@ -296,12 +334,11 @@ class NpuTop(wiring.Component):
         # ---- DMA unit -------------------------------------------------------------------------
         dma_busy = Signal()
         dma_cmd = Signal(Command)
-        Signal()
+        dma_dir = Signal(DmaDir)
         d_desc_valid = Signal()
         m.d.comb += [
             dma.desc.valid.eq(d_desc_valid),
-            dma.desc.payload.dir.eq(Mux(dma_cmd.dma.op == Opcode.STORE, DmaDir.TO_DRAM,
-                                        DmaDir.TO_TCM)),
+            dma.desc.payload.dir.eq(dma_dir),
             dma.desc.payload.dram_addr.eq(dma_cmd.dma.dram_addr),
             dma.desc.payload.tcm_addr.eq(dma_cmd.dma.tcm_addr[wbb:]),
             dma.desc.payload.row_bytes.eq(dma_cmd.dma.length),
@@ -358,8 +395,9 @@ class NpuTop(wiring.Component):
             xs_lines.eq(lines(nb)),
         ]
         # Timing: the panel size, the range check's multiply and the fault address's multiply
-        # are registered (free-running from g), and the range check waits two cycles for them
-        # (c_wait) -- in one cycle they made the NPU's longest path.
+        # are registered (free-running from g), and the range check waits three cycles for
+        # them and its registered outcomes (c_wait) -- in one cycle they made the NPU's longest
+        # path.
         m.d.sync += panel_lines.eq(v_lines + p_lines + s_lines)
         w_span = Signal(40)
         m.d.sync += w_span.eq(rts * panel_lines)
@@ -452,7 +490,11 @@ class NpuTop(wiring.Component):
                 comp.d.sync += [armed[si].eq(1), arm_rt.eq(arm_rt + 1),
                                 arm_base.eq(arm_base + panel_lines)]
         # Join the planes of the feeding set into one step beat.
-        st = engine.step
+        # The joined beat passes a register slice: the readers' element muxes then end at
+        # registers, not in the engine's lanes (that path was the small top's longest).
+        comp.submodules.step_skid = step_skid = StreamSkid(engine.step.payload.shape())
+        wiring.connect(comp, step_skid.o, engine.step)
+        st = step_skid.i
 
         def pick(n):
             o0, o1 = sets[0][n].out, sets[1][n].out
@@ -531,26 +573,34 @@ class NpuTop(wiring.Component):
                 comp.d.sync += y_rt.eq(y_rt + 1)
         # Start / finish of a GEMV.
         c_checking = Signal()
-        c_wait = Signal(2)
-        comp.d.sync += [c_wait.eq(c_wait << 1), c_checking.eq(c_wait[1])]
+        c_wait = Signal(3)
+        comp.d.sync += [c_wait.eq(c_wait << 1), c_checking.eq(c_wait[2])]
         with comp.If(c_start):
             comp.d.sync += [c_active.eq(1), c_wait.eq(1), job_sent.eq(0), rt.eq(0), c_ok.eq(0),
                             y_rt.eq(0), y_j.eq(0), arm_rt.eq(0), armed.eq(0), cur.eq(0),
                             step_in_rt.eq(0), s_in_blk.eq(0)]
         gemv_cmd_addr = Signal(64)
+        # The checks' outcomes are free-running registers (one cycle after w_span), read by
+        # c_checking: sums and compares in the checking cycle fed the error priority mux.
+        misaligned = (g.gemv.w_addr[:lnb] != 0) | (g.gemv.x_addr[:lnb] != 0) | \
+            (g.gemv.y_addr[:wbb] != 0)
+        chk_len, chk_gemv = Signal(), Signal()
+        chk_x, chk_w, chk_y = Signal(), Signal(), Signal()
+        m.d.sync += [chk_len.eq((rts == 0) | (nb == 0) | misaligned),
+                     chk_gemv.eq((rts > 1) & ~(g.gemv.flags.first & g.gemv.flags.last)),
+                     chk_x.eq(x_end > tcm_bytes), chk_w.eq(w_end > tcm_bytes),
+                     chk_y.eq(g.gemv.flags.last & (y_end > tcm_bytes))]
         with comp.If(c_checking):
             comp.d.sync += c_checking.eq(0)
-            misaligned = (g.gemv.w_addr[:lnb] != 0) | (g.gemv.x_addr[:lnb] != 0) | \
-                (g.gemv.y_addr[:wbb] != 0)
-            with comp.If((rts == 0) | (nb == 0) | misaligned):
+            with comp.If(chk_len):
                 report(comp, ErrorCode.BAD_LENGTH, gemv_cmd_addr)
-            with comp.Elif((rts > 1) & ~(g.gemv.flags.first & g.gemv.flags.last)):
+            with comp.Elif(chk_gemv):
                 report(comp, ErrorCode.BAD_GEMV, gemv_cmd_addr)
-            with comp.Elif(x_end > tcm_bytes):
+            with comp.Elif(chk_x):
                 report(comp, ErrorCode.TCM_RANGE, g.gemv.x_addr)
-            with comp.Elif(w_end > tcm_bytes):
+            with comp.Elif(chk_w):
                 report(comp, ErrorCode.TCM_RANGE, g.gemv.w_addr)
-            with comp.Elif(g.gemv.flags.last & (y_end > tcm_bytes)):
+            with comp.Elif(chk_y):
                 report(comp, ErrorCode.TCM_RANGE, g.gemv.y_addr)
             with comp.Else():
                 comp.d.sync += [feeding.eq(1), arm_base.eq(w_line), c_ok.eq(1)]
@@ -599,27 +649,48 @@ class NpuTop(wiring.Component):
             report(comp, ErrorCode.INVALID_PATTERN, pat_fault)
 
         # ---- dispatcher --------------------------------------------------------------------------
+        # Timing: the FIFO's head word is taken into a dispatch register (h) with its checks
+        # decoded, so no path runs from the FIFO's distributed RAM through the decode into
+        # the DMA, the compute unit or the error logic. The register refills in the cycle
+        # its command is taken, so it adds one cycle of latency, not per-command cycles.
         head = Signal(Command)
         m.d.comb += head.as_value().eq(cmd_fifo.r_data)
-        popped = Signal(32)                         # words taken from the list so far
-        head_addr = Signal(64)
-        m.d.comb += head_addr.eq(cmd_base + (popped << 4))
+        h = Signal(Command)
+        h_valid = Signal()
+        h_addr = Signal(64)                         # byte address of the command in h
+        h_op = Signal(4)                            # h's opcode (Opcode has no 0)
+        h_dma_bad_len = Signal()                    # LOAD/STORE: length or alignment bad
+        h_dma_bad_dram = Signal()                   # LOAD/STORE: dram_addr beyond the bus
+        loaded = Signal(32)                         # words taken from the FIFO into h
+        next_addr = Signal(64)                      # byte address of the FIFO's head word
         sync_mask = Signal(2)
         is_end = Signal()
-        pop_cmd = Signal()
-        with core.If(pop_cmd):
-            core.d.sync += popped.eq(popped + 1)
+        take = Signal()                             # h's command is dispatched this cycle
+        load = Signal()                             # h takes the FIFO's head word
         start = csr.start
         drain_done = Signal()
         m.d.comb += drain_done.eq((state == _State.DRAIN) & ~dma_busy & ~f_busy & ~f_arvalid &
                                   all_idle)
         core.d.comb += comp_clear.eq(start | drain_done)
+        m.d.comb += load.eq(cmd_fifo.r_rdy & (state != _State.IDLE) & (~h_valid | take))
+        with core.If(take):
+            core.d.sync += h_valid.eq(0)
+        with core.If(load):
+            core.d.sync += [h.eq(head), h_valid.eq(1), h_addr.eq(next_addr),
+                            h_op.eq(head.dma.op),
+                            h_dma_bad_len.eq((head.dma.length >> 24 != 0) |
+                                             (head.dma.tcm_addr[:wbb] != 0)),
+                            h_dma_bad_dram.eq(head.dma.dram_addr >> abits != 0),
+                            loaded.eq(loaded + 1), next_addr.eq(next_addr + 16)]
         with core.Switch(state):
-            with core.Case(_State.IDLE), core.If(start):
-                core.d.sync += [state.eq(_State.CHECK), running.eq(1), done.eq(0),
-                                err_code.eq(ErrorCode.NONE), err_addr.eq(0),
-                                cmd_base.eq(csr.cmd_base), cmd_count.eq(csr.cmd_count),
-                                popped.eq(0), f_err.eq(0)]
+            with core.Case(_State.IDLE):
+                core.d.sync += h_valid.eq(0)
+                with core.If(start):
+                    core.d.sync += [state.eq(_State.CHECK), running.eq(1), done.eq(0),
+                                    err_code.eq(ErrorCode.NONE), err_addr.eq(0),
+                                    cmd_base.eq(csr.cmd_base), cmd_count.eq(csr.cmd_count),
+                                    loaded.eq(0), next_addr.eq(csr.cmd_base),
+                                    f_err.eq(0)]
             with core.Case(_State.CHECK):
                 with core.If(cmd_count == 0):
                     report(core, ErrorCode.BAD_LENGTH, cmd_base)
@@ -629,42 +700,40 @@ class NpuTop(wiring.Component):
                 with core.Else():
                     core.d.sync += [state.eq(_State.RUN), fetching.eq(1), f_next.eq(cmd_base),
                                     f_left.eq(cmd_count)]
-            with core.Case(_State.RUN):
-                with core.If(cmd_fifo.r_rdy):
-                    op = head.dma.op
-                    with core.Switch(op):
-                        with core.Case(Opcode.LOAD, Opcode.STORE), core.If(~dma_busy):
-                            bad = ((head.dma.length >> 24 != 0) |
-                                   (head.dma.tcm_addr[:wbb] != 0))
-                            with core.If(bad):
-                                report(core, ErrorCode.BAD_LENGTH, head_addr)
-                            with core.Elif(head.dma.dram_addr >> abits != 0):
-                                report(core, ErrorCode.DRAM_RANGE, head.dma.dram_addr)
-                            with core.Else():
-                                core.d.comb += pop_cmd.eq(1)
-                                core.d.sync += [dma_cmd.eq(head), dma_busy.eq(1),
-                                                d_desc_valid.eq(1),
-                                                dma_cmd_addr.eq(head_addr)]
-                        with core.Case(Opcode.GEMV), core.If(~comp_busy):
-                            core.d.comb += [pop_cmd.eq(1), c_start.eq(1)]
-                            core.d.sync += [g.eq(head), gemv_cmd_addr.eq(head_addr)]
-                        with core.Case(Opcode.LUT), core.If(~comp_busy):
-                            core.d.comb += [pop_cmd.eq(1), l_start.eq(1)]
-                            core.d.sync += [g.eq(head), lut_cmd_addr.eq(head_addr)]
-                        with core.Case(Opcode.SYNC):
-                            core.d.comb += pop_cmd.eq(1)
-                            core.d.sync += [state.eq(_State.WAIT), is_end.eq(0),
-                                            sync_mask.eq(Cat(head.sync.mask.dma,
-                                                             head.sync.mask.compute))]
-                        with core.Case(Opcode.END):
-                            core.d.comb += pop_cmd.eq(1)
-                            core.d.sync += [state.eq(_State.WAIT), is_end.eq(1),
-                                            sync_mask.eq(0b11)]
-                        with core.Default():
-                            report(core, ErrorCode.UNKNOWN_OPCODE, head_addr)
-                with core.Elif((f_left == 0) & ~f_busy & (popped == cmd_count)):
+            with core.Case(_State.RUN), core.If(~err_pend):
+                list_out = ~cmd_fifo.r_rdy & (f_left == 0) & ~f_busy & (loaded == cmd_count)
+                with core.If(~h_valid & list_out):        # the list ran out before END
                     report(core, ErrorCode.BAD_LENGTH, cmd_base)
-            with core.Case(_State.WAIT):
+                with core.Elif(h_valid), core.Switch(h_op):
+                    with core.Case(Opcode.LOAD, Opcode.STORE), core.If(~dma_busy):
+                        with core.If(h_dma_bad_len):
+                            report(core, ErrorCode.BAD_LENGTH, h_addr)
+                        with core.Elif(h_dma_bad_dram):
+                            report(core, ErrorCode.DRAM_RANGE, h.dma.dram_addr)
+                        with core.Else():
+                            core.d.comb += take.eq(1)
+                            core.d.sync += [dma_cmd.eq(h), dma_busy.eq(1),
+                                            d_desc_valid.eq(1), dma_cmd_addr.eq(h_addr),
+                                            dma_dir.eq(Mux(h_op == Opcode.STORE,
+                                                           DmaDir.TO_DRAM, DmaDir.TO_TCM))]
+                    with core.Case(Opcode.GEMV), core.If(~comp_busy):
+                        core.d.comb += [take.eq(1), c_start.eq(1)]
+                        core.d.sync += [g.eq(h), gemv_cmd_addr.eq(h_addr)]
+                    with core.Case(Opcode.LUT), core.If(~comp_busy):
+                        core.d.comb += [take.eq(1), l_start.eq(1)]
+                        core.d.sync += [g.eq(h), lut_cmd_addr.eq(h_addr)]
+                    with core.Case(Opcode.SYNC):
+                        core.d.comb += take.eq(1)
+                        core.d.sync += [state.eq(_State.WAIT), is_end.eq(0),
+                                        sync_mask.eq(Cat(h.sync.mask.dma,
+                                                         h.sync.mask.compute))]
+                    with core.Case(Opcode.END):
+                        core.d.comb += take.eq(1)
+                        core.d.sync += [state.eq(_State.WAIT), is_end.eq(1),
+                                        sync_mask.eq(0b11)]
+                    with core.Default():
+                        report(core, ErrorCode.UNKNOWN_OPCODE, h_addr)
+            with core.Case(_State.WAIT), core.If(~err_pend):
                 waiting = (sync_mask[0] & (dma_busy | d_desc_valid)) | \
                     (sync_mask[1] & comp_busy) | (is_end & (f_busy | f_arvalid))
                 with core.If(~waiting):
@@ -682,14 +751,14 @@ class NpuTop(wiring.Component):
         # The fetcher's FIFO is emptied between runs.
         fifo_flush = Signal()
         m.d.comb += fifo_flush.eq((state == _State.IDLE) & cmd_fifo.r_rdy)
-        m.d.comb += cmd_fifo.r_en.eq(pop_cmd | fifo_flush)
+        m.d.comb += cmd_fifo.r_en.eq(load | fifo_flush)
 
         for flag, code, addr in reversed(errs):
             with m.If(flag):
                 m.d.comb += [raise_err.eq(1), new_code.eq(code), new_addr.eq(addr)]
 
         # ---- interrupt events and counters -----------------------------------------------------
-        end_event = (state == _State.WAIT) & is_end & ~(
+        end_event = (state == _State.WAIT) & is_end & ~err_pend & ~(
             (sync_mask[0] & (dma_busy | d_desc_valid)) | (sync_mask[1] & comp_busy) |
             f_busy | f_arvalid)
         err_event = drain_done
@@ -709,7 +778,7 @@ class NpuTop(wiring.Component):
             c.stall_operand.eq(engine.stall_operand),
             c.stall_tcm.eq(running & (tcm_stall_now != tcm_stall_prev)),
             c.stall_axi.eq(dma_busy & ~r_beat & ~w_beat),
-            c.stall_fetch.eq((state == _State.RUN) & ~cmd_fifo.r_rdy),
+            c.stall_fetch.eq((state == _State.RUN) & ~h_valid),
             c.dram_rd_bytes.eq(Mux(r_beat, wb, 0)),
             c.dram_wr_bytes.eq(Mux(w_beat, wb, 0)),
         ]

@@ -26,12 +26,12 @@ vlut_write_layout = data.StructLayout({"index": 4, "value": 16})
 
 
 class VLut16(wiring.Component):
-    """N-lane 16-entry lookup unit, one vector per cycle, one register stage.
+    """N-lane 16-entry lookup unit, one vector per cycle, two register stages.
 
     The table is 16 registers (every lane reads every entry each cycle, which a RAM with one
     read port could not serve). A vector accepted on ``i`` in cycle t appears on ``o`` in
-    cycle t + 1 (latency 1) and stays there until taken; ``i.ready`` is high whenever ``o`` is
-    empty or being taken, so a vector per cycle flows without back-pressure.
+    cycle t + 2 (:attr:`latency`) and stays there until taken; ``i.ready`` is high whenever
+    ``o`` is empty or being taken, so a vector per cycle flows without back-pressure.
 
     A table write and a lookup accepted in the same cycle: the lookup sees the old entry.
 
@@ -57,7 +57,8 @@ class VLut16(wiring.Component):
         If ``init`` does not hold 16 integers in 0..65535.
     """
 
-    latency = 1
+    #: Cycles from a vector taken on ``i`` to its results on ``o``.
+    latency = 2
 
     def __init__(self, config: NpuConfig, *, init=None):
         if init is None:
@@ -90,13 +91,25 @@ class VLut16(wiring.Component):
         with m.If(self.table_wr.valid):
             m.d.sync += table[self.table_wr.payload.index].eq(self.table_wr.payload.value)
 
-        m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
-        with m.If(self.i.valid & self.i.ready):
-            m.d.sync += self.o.valid.eq(1)
-            for k in range(self.lanes):
-                m.d.sync += self.o.payload[k].eq(table[self.i.payload[k]])
-        with m.Elif(self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
+        # Two register stages: index bits 1..0 pick one entry of each group of four, then
+        # bits 3..2 pick the group. One 16:1 mux per result bit in one cycle was the
+        # VLutEngine's longest path (four LUT levels with the index fan-out, 9.5 ns on -6).
+        # The whole pipeline moves when o is empty or taken; the registers load whether or
+        # not their vector is valid, so no valid gates the enables of the N x 16 bits.
+        n = self.lanes
+        groups = [Array(table[4 * gi + j] for j in range(4)) for gi in range(4)]
+        s1 = [[Signal(16, name=f"s1_{k}_{gi}") for gi in range(4)] for k in range(n)]
+        s1_hi = [Signal(2, name=f"s1_hi_{k}") for k in range(n)]
+        s1_valid = Signal()
+        advance = Signal()
+        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
+        with m.If(advance):
+            m.d.sync += [s1_valid.eq(self.i.valid), self.o.valid.eq(s1_valid)]
+            for k in range(n):
+                idx = self.i.payload[k]
+                m.d.sync += [s1_hi[k].eq(idx[2:]),
+                             self.o.payload[k].eq(Array(s1[k])[s1_hi[k]])]
+                m.d.sync += [s1[k][gi].eq(groups[gi][idx[:2]]) for gi in range(4)]
         return m
 
 
@@ -128,7 +141,7 @@ class VLutEngine(wiring.Component):
 
     It loads the table (word reads, one entry written per cycle), then per chunk of Q indices
     reads Q/(word_bits/4) words, looks up Q/lanes vectors, writes Q/(word_bits/16) words; one
-    TCM access per cycle at most (default config: about 11 cycles per 16 indices).
+    TCM access per cycle at most (default config: about 12 cycles per 16 indices).
 
     Parameters
     ----------
@@ -190,13 +203,16 @@ class VLutEngine(wiring.Component):
         dst = Signal(25)
         tab = Signal(25)
         chunks = Signal(24)
+        src_end, dst_end, tab_end = Signal(26), Signal(26), Signal(26)   # word addresses
         cnt = Signal(range(max(table_words, src_words, vectors, dst_words, per_dst) + 1))
         outs = Signal(range(max(vectors, per_dst) + 1))
         word = Signal(w)
         ib = Signal(4 * q)
         rb = Signal(16 * q)
 
-        m.d.comb += [self.done.payload.eq(err), lut.o.ready.eq(1)]
+        # The index vector is ib's bottom whatever the state (only i.valid depends on it), so
+        # the FSM does not sit in front of the lookup's mux.
+        m.d.comb += [self.done.payload.eq(err), lut.o.ready.eq(1), lut.i.payload.eq(ib[:4 * n])]
         # Results shift in at the top: after the chunk, result 0 is at the bottom.
         with m.If(lut.o.valid):
             m.d.sync += [rb.eq(Cat(rb[16 * n:], lut.o.payload)), outs.eq(outs + 1)]
@@ -212,7 +228,10 @@ class VLutEngine(wiring.Component):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += [src.eq(job.src_addr >> wshift), dst.eq(job.dst_addr >> wshift),
                              tab.eq(job.table_addr >> wshift), chunks.eq(job.count // q),
-                             cnt.eq(0)]
+                             cnt.eq(0),
+                             src_end.eq((job.src_addr >> wshift) + job.count // per_src),
+                             dst_end.eq((job.dst_addr >> wshift) + job.count // per_dst),
+                             tab_end.eq((job.table_addr >> wshift) + table_words)]
                 with m.If(job.count == 0):
                     m.d.sync += err.eq(VLutError.ZERO_LENGTH)
                     m.next = "DONE"
@@ -220,9 +239,13 @@ class VLutEngine(wiring.Component):
                             ((job.table_addr & mask) != 0) | (job.count % q != 0)):
                     m.d.sync += err.eq(VLutError.MISALIGNED)
                     m.next = "DONE"
-                with m.Elif(((job.src_addr >> wshift) + job.count // per_src > total) |
-                            ((job.dst_addr >> wshift) + job.count // per_dst > total) |
-                            ((job.table_addr >> wshift) + table_words > total)):
+                with m.Else():
+                    m.next = "RANGE"
+            # The range check compares the ends registered in CHECK: sum and compare in one
+            # cycle were the engine's longest path.
+            with m.State("RANGE"):
+                m.d.comb += self.busy.eq(1)
+                with m.If((src_end > total) | (dst_end > total) | (tab_end > total)):
                     m.d.sync += err.eq(VLutError.TCM_RANGE)
                     m.next = "DONE"
                 with m.Else():
@@ -273,7 +296,7 @@ class VLutEngine(wiring.Component):
             with m.State("LOOKUP"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(cnt != vectors):
-                    m.d.comb += [lut.i.valid.eq(1), lut.i.payload.eq(ib[:4 * n])]
+                    m.d.comb += lut.i.valid.eq(1)
                     with m.If(lut.i.ready):
                         m.d.sync += [ib.eq(ib >> (4 * n)), cnt.eq(cnt + 1)]
                 with m.If((outs == vectors) & ~lut.o.valid):

@@ -92,7 +92,8 @@ def test_one_vector_per_cycle_without_back_pressure():
     vectors = [[(v * 3 + k) % 16 for k in range(N)] for v in range(40)]
     dut_cycles = []
 
-    # Count cycles directly: with valid and ready always high, 40 vectors take 40 + 1 cycles.
+    # Count cycles directly: with valid and ready always high, 40 vectors take 40 + latency
+    # cycles.
     dut = VLut16(CFG, init=list(range(100, 116)))
 
     async def bench(ctx):
@@ -205,6 +206,8 @@ def test_table_write_in_the_same_cycle_as_a_lookup_gives_the_old_entry():
         ctx.set(dut.table_wr.payload.value, 0xBEEF)
         await ctx.tick()
         ctx.set(dut.table_wr.valid, 0)
+        await ctx.tick().repeat(VLut16.latency - 1)
+        assert ctx.get(dut.o.valid)
         seen.append(list(ctx.get(dut.o.payload)))
         await ctx.tick()
         seen.append(list(ctx.get(dut.o.payload)))
