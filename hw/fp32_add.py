@@ -114,9 +114,10 @@ class FP32Adder(wiring.Component):
     * ``order``: big/small operand select, alignment distance (clamped to 31), NaN/Inf;
     * ``align``: shift the smaller significand right with guard/round/sticky;
     * ``add``: 28-bit add or subtract;
-    * ``lzc``: leading-zero count, limited at the subnormal exponent by a sentinel bit;
-    * ``coarse`` / ``fine``: left normalise by the multiple-of-8 part / the last 0..7 bits
-      (right by one on a carry out), exponent update;
+    * ``lzc``: leading-zero count of each 8-bit group (flag and count), limited at the
+      subnormal exponent by a sentinel bit;
+    * ``coarse`` / ``fine``: merge the groups and left normalise by 8 times the group number
+      / by the group's count, 0..7 (right by one on a carry out), exponent update;
     * ``round``: round to nearest even, pack (a rounding carry ripples into the exponent),
       overflow to Inf, special-case select.
 
