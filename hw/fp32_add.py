@@ -42,6 +42,27 @@ def _leading_zeros(m, value, width):
     return lz
 
 
+def _group_leading_zeros(value, width, group=8):
+    """Leading zeros of ``value[0:width]`` split by groups of ``group`` bits, MSB first:
+    ``[(all_zero, count), ...]`` of each group, the last one padded with ones below the LSB
+    (never all zero). The total count is ``group * k + count_k`` of the first group ``k``
+    that is not all zero (:func:`_first`); splitting there lets a pipeline
+    register sit between the per-group trees and the merge."""
+    size = -(-width // group) * group
+    bits = [value[i] for i in reversed(range(width))] + [Const(1, 1)] * (size - width)
+    return [_lzc_tree(bits[k:k + group]) for k in range(0, size, group)]
+
+
+def _first(zeros, values):
+    """``values[k]`` of the first ``k`` whose ``zeros[k]`` is 0 (the last is taken if all
+    are 1): merges :func:`_group_leading_zeros`'s groups (a priority select over a few
+    flags instead of the log2 levels of a whole tree)."""
+    out = values[-1]
+    for zero, value in zip(reversed(zeros[:-1]), reversed(values[:-1])):
+        out = Mux(zero, out, value)
+    return out
+
+
 #: The adder's logic steps, in order; a pipeline register may follow each (the last one,
 #: ``round``, is always followed by the output register ``s``).
 STEPS = ("compare", "order", "align", "add", "lzc", "coarse", "fine", "round")
@@ -87,14 +108,16 @@ class FP32Adder(wiring.Component):
     register (:data:`CUTS`):
 
     * ``compare``: exponent and fraction compares (magnitude order), both exponent
-      differences, NaN/Inf flags of each operand -- from the inputs, so a value forwarded
-      into ``a`` passes little logic before the first register when ``stages >= 7``;
-    * ``order``: big/small operand select, alignment distance (clamped to 31);
+      differences, partial NaN/Inf flags of each operand (all-ones exponent, each half of
+      the fraction zero) -- from the inputs, so a value forwarded into ``a`` passes little
+      logic before the first register when ``stages >= 7``;
+    * ``order``: big/small operand select, alignment distance (clamped to 31), NaN/Inf;
     * ``align``: shift the smaller significand right with guard/round/sticky;
     * ``add``: 28-bit add or subtract;
-    * ``lzc``: leading-zero count, limited at the subnormal exponent by a sentinel bit;
-    * ``coarse`` / ``fine``: left normalise by the multiple-of-8 part / the last 0..7 bits
-      (right by one on a carry out), exponent update;
+    * ``lzc``: leading-zero count of each 8-bit group (flag and count), limited at the
+      subnormal exponent by a sentinel bit;
+    * ``coarse`` / ``fine``: merge the groups and left normalise by 8 times the group number
+      / by the group's count, 0..7 (right by one on a carry out), exponent update;
     * ``round``: round to nearest even, pack (a rounding carry ripples into the exponent),
       overflow to Inf, special-case select.
 
@@ -152,36 +175,44 @@ class FP32Adder(wiring.Component):
         b = FP32(self.b)
 
         # ---- compare: magnitude order as exponent and fraction compares in parallel --------
-        def classify(x):
-            top = x.exp == 0xFF
-            return top & (x.frac != 0), top & (x.frac == 0)
-
-        a_nan, a_inf = classify(a)
-        b_nan, b_inf = classify(b)
-        ea = Mux(a.exp == 0, 1, a.exp)      # subnormals share exponent 1
-        eb = Mux(b.exp == 0, 1, b.exp)
+        # Exponent differences from the raw fields (a carry chain right after the inputs),
+        # each also less one: subnormals share exponent 1, so a normal operand's distance
+        # to a subnormal one is one less than the fields' difference (selected in `order`).
         p = pipe.step(
-            "compare", a=self.a, b=self.b, ea=ea, eb=eb,
+            "compare", a=self.a, b=self.b, a_sub=a.exp == 0, b_sub=b.exp == 0,
             e_lt=a.exp < b.exp, e_eq=a.exp == b.exp, f_lt=a.frac < b.frac,
-            d_ab=(ea - eb)[:8], d_ba=(eb - ea)[:8],
+            d_ab=(a.exp - b.exp)[:8], d_ab1=(a.exp + ~b.exp)[:8],
+            d_ba=(b.exp - a.exp)[:8], d_ba1=(b.exp + ~a.exp)[:8],
             sub=a.sign ^ b.sign,
             zsign=a.sign & b.sign,          # sign of an exact zero sum under RNE
-            # A NaN operand, or Inf - Inf, gives NaN; otherwise an Inf operand is the larger.
-            nan=a_nan | b_nan | (a_inf & b_inf & (a.sign ^ b.sign)),
-            inf=a_inf | b_inf,
+            # NaN/Inf only as partial flags here (all-ones exponent, each fraction half zero),
+            # combined in `order`: an operand forwarded into `a` passes fewer LUT levels.
+            a_top=a.exp == 0xFF, a_flo=a.frac[:12] == 0, a_fhi=a.frac[12:] == 0,
+            b_top=b.exp == 0xFF, b_flo=b.frac[:12] == 0, b_fhi=b.frac[12:] == 0,
         )
 
         # ---- order: |big| >= |small| ------------------------------------------------------
+        a_fz, b_fz = p["a_flo"] & p["a_fhi"], p["b_flo"] & p["b_fhi"]
+        a_nan, a_inf = p["a_top"] & ~a_fz, p["a_top"] & a_fz
+        b_nan, b_inf = p["b_top"] & ~b_fz, p["b_top"] & b_fz
         swap = p["e_lt"] | (p["e_eq"] & p["f_lt"])        # |a| < |b|
         big = FP32(Mux(swap, p["b"], p["a"]))
         small = FP32(Mux(swap, p["a"], p["b"]))
-        diff = Mux(swap, p["d_ba"], p["d_ab"])
+        # |a| >= |b| with b subnormal and a normal: one less than the fields' difference
+        # (and vice versa). The clamp of each candidate is beside the magnitude compare.
+        def clamp(d):
+            return Mux(d[5:].any(), 31, d[:5])
+        a_sub, b_sub = p["a_sub"], p["b_sub"]
+        dist = Mux(swap, Mux(a_sub & ~b_sub, clamp(p["d_ba1"]), clamp(p["d_ba"])),
+                   Mux(b_sub & ~a_sub, clamp(p["d_ab1"]), clamp(p["d_ab"])))
         p = pipe.step(
-            "order", sign=big.sign, sub=p["sub"], zsign=p["zsign"], nan=p["nan"],
-            inf=p["inf"], e=Mux(swap, p["eb"], p["ea"]),
+            "order", sign=big.sign, sub=p["sub"], zsign=p["zsign"],
+            # A NaN operand, or Inf - Inf, gives NaN; otherwise an Inf operand is the larger.
+            nan=a_nan | b_nan | (a_inf & b_inf & p["sub"]), inf=a_inf | b_inf,
+            e=Cat(big.exp[0] | Mux(swap, b_sub, a_sub), big.exp[1:]),   # 1 if subnormal
             # Alignment distance, clamped: >= 31 shifts every significand bit into sticky.
-            dist=Mux(diff[5:].any(), 31, diff[:5]),
-            mb=Cat(big.frac, big.exp != 0), ms=Cat(small.frac, small.exp != 0),
+            dist=dist,
+            mb=Cat(big.frac, ~Mux(swap, b_sub, a_sub)), ms=Cat(small.frac, ~Mux(swap, a_sub, b_sub)),
         )
 
         # ---- align: guard/round/sticky -----------------------------------------------------
@@ -189,8 +220,10 @@ class FP32Adder(wiring.Component):
         m.d.comb += ms3.eq(p["ms"] << 3)
         dist = p["dist"]
         # Sticky: any 1 among the bits shifted out, from a thermometer mask of the distance
-        # (in parallel with the shifter rather than after it).
-        sticky = Cat(ms3[j] & (dist > j) for j in range(27)).any()
+        # (in parallel with the shifter rather than after it). The mask is a shifted
+        # constant, one 5-input function per bit (comparators `dist > j` became carry chains).
+        below = ~(Const(-1, 32) << dist)[:27]        # bit j: j < dist
+        sticky = (ms3 & below).any()
         e = p["e"]
         p = pipe.step(
             "align", aligned=(ms3 >> dist)[:27] | sticky, mb=p["mb"], sub=p["sub"], e=e,
@@ -210,27 +243,44 @@ class FP32Adder(wiring.Component):
                       zsign=p["zsign"], nan=p["nan"], inf=p["inf"])
 
         # ---- lzc: min(leading zeros, e - 1): never normalise below exponent 1 ----------------
-        r = p["r"]
-        p = pipe.step("lzc", lshift=_leading_zeros(m, r[:27] | p["limit"], 27), r=r,
-                      zero=r == 0, e=p["e"], sign=p["sign"], zsign=p["zsign"], nan=p["nan"],
-                      inf=p["inf"])
+        # Per 8-bit group only (flag and count); the groups are merged in `coarse`, so the
+        # count's select lines come from registers when `lzc` is cut (stages >= 6). The
+        # exponent candidates e + 1 and e - 8k are formed here too, beside the count.
+        r, e = p["r"], p["e"]
+        groups = _group_leading_zeros(r[:27] | p["limit"], 27)
+        last = len(groups) - 1
+        p = pipe.step("lzc", r=r, zero=r == 0, e=e, e_p1=(e + 1)[:9], sign=p["sign"],
+                      zsign=p["zsign"], nan=p["nan"], inf=p["inf"],
+                      **{f"z{k}": z for k, (z, _) in enumerate(groups[:last])},
+                      **{f"c{k}": c for k, (_, c) in enumerate(groups)},
+                      **{f"e_m{k}": (e[3:] - k)[:6] for k in range(1, last + 1)})
 
         # ---- coarse: carry out -> right by one (the lost bit kept as sticky); else left by
-        # the multiple-of-8 part of the count ----------------------------------------------------
-        r, lshift, e = p["r"], p["lshift"], p["e"]
+        # 8k, k the first group that is not all zero; the group's count is left for `fine` --
+        r, e = p["r"], p["e"]
+        zeros = [p[f"z{k}"] for k in range(last)] + [Const(0, 1)]
+        k = _first(zeros, [Const(i, range(last + 1)) for i in range(last + 1)])
+        count = _first(zeros, [p[f"c{i}"] for i in range(last + 1)])
+        e_shifted = Cat(e[:3], _first(zeros, [e[3:]] + [p[f"e_m{i}"] for i in range(1, last + 1)]))
         p = pipe.step(
             "coarse",
             n=Mux(r[27], Cat(r[0] | r[1], r[2:28]),
-                  (r[:27] << Cat(Const(0, 3), lshift[3:]))[:27]),
-            fine=Mux(r[27], 0, lshift[:3]),
-            e=Mux(r[27], e + 1, e - lshift)[:9],
+                  (r[:27] << Cat(Const(0, 3), k))[:27]),
+            fine=Mux(r[27], 0, count),
+            e=Mux(r[27], p["e_p1"], e_shifted),
             zero=p["zero"], sign=p["sign"], zsign=p["zsign"], nan=p["nan"], inf=p["inf"],
         )
 
-        # ---- fine: the last 0..7 bits; exponent range flags for the overflow test ------------
-        e = p["e"]
-        p = pipe.step("fine", n=(p["n"] << p["fine"])[:27], e=e,
-                      e_ge256=e[8], e_255=e == 255, e_254=e == 254,
+        # ---- fine: the last 0..7 bits and e - count; exponent range flags for the overflow
+        # test, from the coarse exponent beside the subtraction: e - count is 255 (254) only
+        # for e = 255 + count (254 + count), and e <= 255 whenever the flags matter (finite
+        # operands: e <= 254 before a carry out) ----------------------------------------------
+        e, fine = p["e"], p["fine"]
+        e_out = (e - fine)[:9]
+        p = pipe.step("fine", n=(p["n"] << fine)[:27], e=e_out,
+                      e_ge256=e_out[8],
+                      e_255=(e == 255) & (fine == 0),
+                      e_254=((e == 254) & (fine == 0)) | ((e == 255) & (fine == 1)),
                       zero=p["zero"], sign=p["sign"], zsign=p["zsign"], nan=p["nan"],
                       inf=p["inf"])
 
