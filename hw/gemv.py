@@ -151,11 +151,17 @@ class GemvEngine(wiring.Component):
         # ---- job registers and counters -------------------------------------------------
         active = Signal()
         job = Signal(GemvJob)
-        steps_last = Signal(8)                 # last step / block / row tile numbers of the
-        kb_last, rt_last = Signal(16), Signal(16)   # job, registered at accept (no subtract
-        rt, blk, stp = Signal(16), Signal(16), Signal(8)   # in the counters' enables)
+        rt, blk, stp = Signal(16), Signal(16), Signal(8)
         gstep = Signal(32)                     # step within the row tile (for fault reports)
-        outstanding = Signal(17)               # row tiles whose y has not left yet
+        outstanding = Signal(17)               # row tiles whose y has not left, + y_fire_r
+
+        # Timing: the last step / block / row tile flags are flip-flops, loaded one step ahead
+        # (a counter that moves on compares with its last value minus one, one that wraps
+        # loads "the count is 1"), so no compare of a counter reaches the counters' enables.
+        last_step, last_blk, last_rt = Signal(), Signal(), Signal()
+        steps_m2 = Signal(8)                   # number of steps / blocks / row tiles - 2
+        kb_m2, rt_m2 = Signal(16), Signal(16)
+        steps_one, kb_one = Signal(), Signal()  # one step per block / one block per row
 
         # Three stages, data registers loading every cycle (only the valid bits follow
         # `fire`): in_* holds the step as taken (the top's operand path ends at a register),
@@ -173,9 +179,12 @@ class GemvEngine(wiring.Component):
         m.d.comb += self.job.ready.eq(~active & ~self.error & ~(in_valid & in_bad))
         with m.If(self.job.valid & self.job.ready):
             jp = self.job.payload
+            n_steps = Mux(jp.sparse, sp_steps, dn_steps)
             m.d.sync += [active.eq(1), job.eq(jp), rt.eq(0), blk.eq(0), stp.eq(0), gstep.eq(0),
-                         steps_last.eq(Mux(jp.sparse, sp_steps - 1, dn_steps - 1)),
-                         kb_last.eq(jp.k_blocks - 1), rt_last.eq(jp.row_tiles - 1)]
+                         steps_m2.eq(n_steps - 2), kb_m2.eq(jp.k_blocks - 2),
+                         rt_m2.eq(jp.row_tiles - 2), steps_one.eq(n_steps == 1),
+                         kb_one.eq(jp.k_blocks == 1), last_step.eq(n_steps == 1),
+                         last_blk.eq(jp.k_blocks == 1), last_rt.eq(jp.row_tiles == 1)]
 
         # ---- credit: the lanes never stall the engine -----------------------------------
         # A step taken in cycle t is written into every lane FIFO in cycle t + 3; `room`
@@ -195,14 +204,6 @@ class GemvEngine(wiring.Component):
         m.d.comb += [fire.eq(self.step.valid & can_take), self.mac_active.eq(fire),
                      self.stall_operand.eq(active & ~self.error & ~self.step.valid)]
 
-        last_step = Signal()
-        last_blk = Signal()
-        last_rt = Signal()
-        m.d.comb += [
-            last_step.eq(stp == steps_last),
-            last_blk.eq(blk == kb_last),
-            last_rt.eq(rt == rt_last),
-        ]
         # Dense steps use pattern 0 (their pattern field is not data). An invalid code is
         # flagged before the register so that the step after it is never taken.
         bad = Signal(lanes)
@@ -214,11 +215,13 @@ class GemvEngine(wiring.Component):
         m.d.sync += [in_step.pattern[i].eq(Mux(job.sparse, p.pattern[i], 0))
                      for i in range(lanes)]
         with m.If(fire):
-            m.d.sync += [stp.eq(stp + 1), gstep.eq(gstep + 1)]
+            m.d.sync += [stp.eq(stp + 1), gstep.eq(gstep + 1), last_step.eq(stp == steps_m2)]
             with m.If(last_step):
-                m.d.sync += [stp.eq(0), blk.eq(blk + 1)]
+                m.d.sync += [stp.eq(0), last_step.eq(steps_one),
+                             blk.eq(blk + 1), last_blk.eq(blk == kb_m2)]
                 with m.If(last_blk):
-                    m.d.sync += [blk.eq(0), rt.eq(rt + 1), gstep.eq(0)]
+                    m.d.sync += [blk.eq(0), last_blk.eq(kb_one), rt.eq(rt + 1),
+                                 last_rt.eq(rt == rt_m2), gstep.eq(0)]
                     with m.If(last_rt):
                         m.d.sync += active.eq(0)
         m.d.sync += self.mac_cycles.eq(self.mac_cycles + fire)
@@ -270,12 +273,21 @@ class GemvEngine(wiring.Component):
         # ---- y: all lanes' results together ---------------------------------------------
         all_valid = _all([a.o.valid for a in accs])
         m.d.comb += self.y.valid.eq(all_valid)
-        for i, a in enumerate(accs):
-            m.d.comb += [self.y.payload[i].eq(a.o.payload), a.o.ready.eq(self.y.ready & all_valid)]
-        y_fire = self.y.valid & self.y.ready
+        # Driven as one Cat, not element by element: with per-element assignments Yosys once
+        # read the field wire `\y__payload[1]` as bit 1 of `y__payload` (two drivers).
+        m.d.comb += self.y.payload.eq(Cat(a.o.payload for a in accs))
+        for a in accs:
+            m.d.comb += a.o.ready.eq(self.y.ready & all_valid)
+        # Timing: y's transfer is registered before it counts down `outstanding` (the valid
+        # bits of every lane's accumulator meet across the engine; the count's carry chain
+        # is not behind that route). `outstanding` is then the true count + y_fire_r, so
+        # `busy` reads "the true count is not 0" from flip-flops, in the same cycles as before.
+        y_fire_r = Signal()
+        m.d.sync += y_fire_r.eq(self.y.valid & self.y.ready)
         inc = st_valid & st[0].row_last
-        m.d.sync += outstanding.eq(outstanding + inc - y_fire)
-        m.d.comb += self.busy.eq(active | in_valid | s1_valid | st_valid | (outstanding != 0))
+        m.d.sync += outstanding.eq(outstanding + inc - y_fire_r)
+        pending = (outstanding != 0) & ~(y_fire_r & (outstanding == 1))
+        m.d.comb += self.busy.eq(active | in_valid | s1_valid | st_valid | pending)
         return m
 
 

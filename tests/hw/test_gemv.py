@@ -224,3 +224,59 @@ def test_lane_fifos_absorb_long_back_pressure(sparse_w):
                         p_ready=0.05)
     np.testing.assert_array_equal(np.array(ys, dtype=np.uint32).reshape(-1), _ref_bits(w, x))
     assert st["mac_cycles"] == st["fires"] == len(beats)
+
+
+def test_job_shapes_back_to_back():
+    # The last step / block / row tile flags are loaded one step ahead and reloaded at each
+    # job: 1, 2 and 3 row tiles and blocks, sparse and dense, one job after the other.
+    cfg = NpuConfig(lanes=2)
+    jobs, beats, want = [], [], []
+    for n, (sp, rows, blocks) in enumerate(
+            [(sp, r, b) for sp in (True, False) for r in (1, 2, 3) for b in (1, 2, 3)]):
+        w, x = _operands(2 * rows, 32 * blocks, seed=40 + n, sparse_w=sp)
+        jobs.append(_job(sp, rows, blocks))
+        beats += steps_for(w, x, cfg, sparse_w=sp, rows=range(rows), blocks=range(blocks))
+        want.append(_ref_bits(w, x))
+    ys, st = run_engine(cfg, jobs, beats, seed=3, p_valid=0.8, p_ready=0.7)
+    assert st["beats_taken"] == len(beats)
+    np.testing.assert_array_equal(np.array(ys, dtype=np.uint32).reshape(-1),
+                                  np.concatenate(want))
+
+
+@pytest.mark.parametrize("p_ready", [1.0, 0.3])
+def test_busy_falls_the_cycle_after_the_last_y(p_ready):
+    # y's transfer is registered before it counts down the row tiles in flight; busy must
+    # still be high up to the last y transfer and low in the cycle after it.
+    cfg = NpuConfig(lanes=2)
+    w, x = _operands(6, 64, seed=12, sparse_w=True)
+    beats = steps_for(w, x, cfg, sparse_w=True, rows=range(3), blocks=range(2))
+    dut = GemvEngine(cfg)
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    rng = random.Random(7)
+    trace = []                              # (busy, y transfer) per cycle after the job
+
+    async def bench(ctx):
+        ctx.set(dut.job.payload, _job(True, 3, 2))
+        ctx.set(dut.job.valid, 1)
+        assert ctx.get(dut.job.ready)
+        await ctx.tick()
+        ctx.set(dut.job.valid, 0)
+        bi = 0
+        for _ in range(400):
+            if bi < len(beats):
+                ctx.set(dut.step.payload, beats[bi])
+            ctx.set(dut.step.valid, bi < len(beats))
+            r = rng.random() < p_ready
+            ctx.set(dut.y.ready, r)
+            sfire = bi < len(beats) and ctx.get(dut.step.ready)
+            trace.append((ctx.get(dut.busy), bool(r and ctx.get(dut.y.valid))))
+            await ctx.tick()
+            bi += bool(sfire)
+
+    sim.add_testbench(bench)
+    sim.run()
+    fires = [c for c, (_, f) in enumerate(trace) if f]
+    assert len(fires) == 3
+    assert all(b for b, _ in trace[:fires[-1] + 1])
+    assert not any(b for b, _ in trace[fires[-1] + 1:])
