@@ -248,29 +248,38 @@ class BlockAccumulator(wiring.Component):
                 n_e.eq(c_k + (mag_bits - 1 + 127) - c_lz),
             ]
 
-        # R: range: right shift for a subnormal result, exponent field, overflow.
+        # R: range: right shift for a subnormal result, exponent field, overflow. Timing: the
+        # shift's 16 step and the sticky bit's mask are taken here from n_e (compares with
+        # constants), so D shifts by 0..15 and ANDs the mask, no compare behind r_shift.
+        # shift = 0 for n_e >= 1, else min(1 - n_e, 26) (>= 26 pushes even the leading 1
+        # below the sticky position: same as 26); bit j of the 27-bit significand, guard,
+        # round, sticky word is lost when shift > j, i.e. n_e < 1 - j (never for j = 26).
         r_valid, r_row_last, r_sign, r_nan, r_zero, r_ovf = (Signal() for _ in range(6))
         r_sig = Signal(24)
-        r_shift = Signal(5)
+        r_wide = Signal(27)                               # Cat(0, 0, 0, sig) >> (shift & 16)
+        r_shift = Signal(4)                               # shift & 15
+        r_mask = Signal(27)                               # bits that the shift drops
         r_efield = Signal(8)
+        n_wide = Cat(Const(0, 3), n_sig)
         with m.If(advance):
             m.d.sync += [
                 r_valid.eq(n_valid), r_row_last.eq(n_row_last), r_sign.eq(n_sign),
                 r_nan.eq(n_nan), r_zero.eq(n_zero), r_ovf.eq(n_e >= 255), r_sig.eq(n_sig),
-                # >= 26 pushes even the leading 1 below the sticky position: same as 26.
-                r_shift.eq(Mux(n_e >= 1, 0, Mux(n_e < -25, 26, 1 - n_e))),
+                r_wide.eq(Mux(n_e < -14, n_wide >> 16, n_wide)),
+                r_shift.eq(Mux(n_e >= 1, 0, Mux(n_e < -25, 26, 1 - n_e))[:4]),
+                r_mask.eq(Cat(n_e < 1 - j for j in range(26))),
                 r_efield.eq(Mux(n_e >= 1, n_e - 1, 0)),
             ]
 
-        # D: subnormal right shift; sticky from a thermometer mask, beside the shifter.
+        # D: subnormal right shift (the rest, 0..15); sticky from the mask, beside it.
         d_valid, d_row_last, d_sign, d_nan, d_zero, d_ovf = (Signal() for _ in range(6))
         d_n3 = Signal(27)                                 # significand, guard, round, sticky
         d_efield = Signal(8)
         d_e253 = Signal()                                 # efield 253: rounding may overflow
         wide = Cat(Const(0, 3), r_sig)
         n3 = Signal(27)
-        m.d.comb += n3.eq(wide >> r_shift)
-        lost = Cat(wide[j] & (r_shift > j) for j in range(27)).any()
+        m.d.comb += n3.eq(r_wide >> r_shift)
+        lost = (wide & r_mask).any()
         with m.If(advance):
             m.d.sync += [
                 d_valid.eq(r_valid), d_row_last.eq(r_row_last), d_sign.eq(r_sign),
