@@ -70,18 +70,27 @@ def synth_table(report: dict) -> str:
     lines = [
         (f"{flow.get('device', '?')}, {flow.get('mode', '?').split(':')[0]}; Yosys synth_ecp5 "
         f"+ nextpnr-ecp5 ({flow.get('date', '?')}). NpuTop Fmax: "
-        f"{report.get('npu_top_fmax_mhz', '?')} MHz."),
+        f"{report.get('npu_top_fmax_mhz', '?')} MHz"
+        + (" (see its note)." if report.get("designs", {}).get("lutnpu_top", {}).get("note")
+           else ".")),
         "",
         "| design | LUT4 | CCU2 | FF | DP16KD | MULT18 | Fmax clk (MHz) | critical path (ns) |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    notes = []
     for name, r in sorted(report.get("designs", {}).items()):
         label = f"`{name}`" + (" (port regs)" if r.get("registered") else "")
+        if r.get("note"):
+            # A figure that is not of the current design (or missing) says so in the table.
+            notes.append(f"{len(notes) + 1}. `{name}`: {r['note']}.")
+            label += f" (note {len(notes)})"
         cells = " | ".join(str(r.get(c, "-")) for c in SYNTH_CELLS)
         fmax = r.get("fmax_mhz")
         crit = r.get("crit_ns")
         lines.append(f"| {label} | {cells} | {fmax if fmax is not None else '-'} | "
                      f"{crit if crit is not None else '-'} |")
+    if notes:
+        lines += ["", "Notes:", "", *notes]
     return "\n".join(lines)
 
 
