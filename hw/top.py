@@ -421,8 +421,9 @@ class NpuTop(wiring.Component):
             rs = {}
             for n in names:
                 # Credit for the TCM's read latency: one line per cycle per reader.
+                # (+1 for the request register slice in front of the port)
                 rs[n] = PlaneReader(line_bits=line_bits, elem_bits=elem[n], addr_bits=laddr_bits,
-                                    depth=1 + tcm.read_latency)
+                                    depth=2 + tcm.read_latency)
                 comp.submodules[f"rd{si}_{n}"] = rs[n]
             sets.append(rs)
         order = [(si, n) for si in range(2) for n in names]
@@ -442,15 +443,23 @@ class NpuTop(wiring.Component):
             for i, (si, n) in enumerate(order):
                 with m.Case(i):
                     m.d.comb += req_addr.eq(sets[si][n].req.payload)
+        # Timing: the line request passes a register slice before the TCM, so the TCM's
+        # arbitration (and its ready) sees only flip-flops and the readers' request logic
+        # ends at the slice's registered ready: together they made the small top's longest
+        # path (plane reader -> arbiter -> TCM grant -> readers and the vec port's users).
+        # One cycle more per line read; the readers' credit covers it.
+        comp.submodules.creq_skid = creq_skid = StreamSkid(tcm.compute_req.payload.shape())
+        wiring.connect(comp, creq_skid.o, tcm.compute_req)
+        creq = creq_skid.i
         m.d.comb += [
-            tcm.compute_req.valid.eq(any_req & rid_fifo.w_rdy),
-            tcm.compute_req.payload.addr.eq(req_addr << _log2(cfg.tcm_banks)),
-            tcm.compute_req.payload.wide.eq(1),
+            creq.valid.eq(any_req & rid_fifo.w_rdy),
+            creq.payload.addr.eq(req_addr << _log2(cfg.tcm_banks)),
+            creq.payload.wide.eq(1),
             rid_fifo.w_data.eq(grant),
-            rid_fifo.w_en.eq(tcm.compute_req.valid & tcm.compute_req.ready),
+            rid_fifo.w_en.eq(creq.valid & creq.ready),
         ]
         for i, (si, n) in enumerate(order):
-            m.d.comb += sets[si][n].req.ready.eq(tcm.compute_req.ready & rid_fifo.w_rdy &
+            m.d.comb += sets[si][n].req.ready.eq(creq.ready & rid_fifo.w_rdy &
                                                  any_req & (grant == i))
         m.d.comb += tcm.compute_resp.ready.eq(1)
         resp_line = Cat(*[tcm.compute_resp.payload[i] for i in range(cfg.tcm_banks)])
@@ -549,25 +558,32 @@ class NpuTop(wiring.Component):
         y_words = Array(engine.y.payload.as_value()[j * wb * 8:(j + 1) * wb * 8]
                         for j in range(wpr))
         lut_active = Signal()
+        # Timing: the vec port's requests pass a register slice too, so the TCM's ready
+        # does not reach the y writer, the GemvEngine's output handshake or the VLutEngine's
+        # state (its `chunks` enable was on the small top's longest path). A write still in
+        # the slice keeps the compute unit busy (comp_busy), so a later command sees it.
+        comp.submodules.vreq_skid = vreq_skid = StreamSkid(tcm.vec_req.payload.shape())
+        wiring.connect(comp, vreq_skid.o, tcm.vec_req)
+        vreq = vreq_skid.i
         with m.If(lut_active):
             m.d.comb += [
-                tcm.vec_req.valid.eq(vlut.tcm_req.valid),
-                tcm.vec_req.payload.eq(vlut.tcm_req.payload),
-                vlut.tcm_req.ready.eq(tcm.vec_req.ready),
+                vreq.valid.eq(vlut.tcm_req.valid),
+                vreq.payload.eq(vlut.tcm_req.payload),
+                vlut.tcm_req.ready.eq(vreq.ready),
             ]
         with m.Else():
             m.d.comb += [
-                tcm.vec_req.valid.eq(engine.y.valid),
-                tcm.vec_req.payload.write.eq(1),
-                tcm.vec_req.payload.addr.eq((g.gemv.y_addr >> wbb) + y_rt * wpr + y_j),
-                tcm.vec_req.payload.data.eq(y_words[y_j]),
+                vreq.valid.eq(engine.y.valid),
+                vreq.payload.write.eq(1),
+                vreq.payload.addr.eq((g.gemv.y_addr >> wbb) + y_rt * wpr + y_j),
+                vreq.payload.data.eq(y_words[y_j]),
             ]
         m.d.comb += [vlut.tcm_resp.valid.eq(tcm.vec_resp.valid),
                      vlut.tcm_resp.payload.eq(tcm.vec_resp.payload),
                      tcm.vec_resp.ready.eq(Mux(lut_active, vlut.tcm_resp.ready, 1))]
         y_last_word = y_j == wpr - 1
-        m.d.comb += engine.y.ready.eq(tcm.vec_req.ready & y_last_word & ~lut_active)
-        with comp.If(tcm.vec_req.valid & tcm.vec_req.ready):
+        m.d.comb += engine.y.ready.eq(vreq.ready & y_last_word & ~lut_active)
+        with comp.If(vreq.valid & vreq.ready):
             comp.d.sync += y_j.eq(Mux(y_last_word, 0, y_j + 1))
             with comp.If(y_last_word):
                 comp.d.sync += y_rt.eq(y_rt + 1)
@@ -630,7 +646,7 @@ class NpuTop(wiring.Component):
             with comp.Elif(vlut.done.payload != VLutError.NONE):
                 report(comp, ErrorCode.BAD_LENGTH, lut_cmd_addr)
         comp_busy = Signal()
-        m.d.comb += comp_busy.eq(c_active | lut_active)
+        m.d.comb += comp_busy.eq(c_active | lut_active | vreq_skid.o.valid)
         with comp.If(c_active & ~c_wait.any() & ~c_checking & ~feeding & job_sent &
                      ~engine.busy & ~c_start):
             comp.d.sync += c_active.eq(0)
