@@ -36,6 +36,7 @@ from amaranth.lib.wiring import In, Out
 
 from .axi import Axi4Signature, Burst, Resp, axi_size
 from .config import NpuConfig
+from .skid import StreamSkid
 from .tcm import tcm_request_layout
 
 __all__ = ["Dma", "DmaDir", "DmaError", "dma_descriptor_layout", "dma_status_layout"]
@@ -277,28 +278,13 @@ class Dma(wiring.Component):
         r_dram_base = Signal(abits)
         r_left = Signal(24)
         r_one = Signal()  # r_left == 1
-        # TCM requests (R beats to write, reads for W beats) go through a two-entry register
-        # slice (a skid buffer) into ``tcm_req``: its ``valid`` and payload are registers, and
-        # the TCM's ``ready`` only loads the slice, so no combinational path runs from the AXI
+        # TCM requests (R beats to write, reads for W beats) go through a register slice
+        # (hw.skid.StreamSkid) into ``tcm_req``, so no combinational path runs from the AXI
         # R channel through the TCM's arbitration back into the R handshake and the counters
-        # (timing, at the top level). It takes a request whenever its skid entry is empty,
-        # so it still passes one request per cycle.
-        req_layout = tcm_request_layout(cfg)
-        sk_in_valid = Signal()
-        sk_in = Signal(req_layout)
-        sk_main_valid = Signal()
-        sk_main = Signal(req_layout)
-        sk_skid_valid = Signal()
-        sk_skid = Signal(req_layout)
-        sk_in_ready = ~sk_skid_valid
-        m.d.comb += [self.tcm_req.valid.eq(sk_main_valid), self.tcm_req.payload.eq(sk_main)]
-        with m.If(~sk_main_valid | self.tcm_req.ready):
-            m.d.sync += [sk_main_valid.eq(sk_skid_valid | sk_in_valid),
-                         sk_main.eq(Mux(sk_skid_valid, sk_skid, sk_in)), sk_skid_valid.eq(0)]
-        with m.Elif(sk_in_ready):
-            # The skid entry takes the input whether or not it is valid, so that the wide
-            # load enable does not wait for ``sk_in_valid`` (timing).
-            m.d.sync += [sk_skid_valid.eq(sk_in_valid), sk_skid.eq(sk_in)]
+        # (timing, at the top level).
+        m.submodules.tcm_skid = tcm_skid = StreamSkid(tcm_request_layout(cfg))
+        wiring.connect(m, tcm_skid.o, wiring.flipped(self.tcm_req))
+        sk_in_valid, sk_in, sk_in_ready = tcm_skid.i.valid, tcm_skid.i.payload, tcm_skid.i.ready
 
         r_ok = axi.rresp == Resp.OKAY
         write_beat = rd_mode & axi.rvalid & r_ok & ~stop
@@ -468,7 +454,7 @@ class Dma(wiring.Component):
                 m.d.comb += self.busy.eq(1)
                 # The last TCM writes may still sit in the register slice.
                 finished = ((a_done | stop) & (outstanding == 0) & ~load & ~ev_valid &
-                            ~sk_main_valid & ~sk_skid_valid)
+                            ~tcm_skid.o.valid)
                 with m.If(finished):
                     m.d.sync += [running.eq(0), rd_mode.eq(0), wr_mode.eq(0)]
                     m.next = "DONE"

@@ -9,7 +9,7 @@ with the GEMV y writer; the compute unit runs one command at a time).
 """
 
 from amaranth import Array, Cat, Const, Module, Mux, ResetInserter, Signal
-from amaranth.lib import enum, stream, wiring
+from amaranth.lib import enum, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
@@ -19,105 +19,16 @@ from .config import NpuConfig
 from .csr import CSR_ADDR_BITS, Csr
 from .dma import Dma, DmaDir, DmaError
 from .gemv import GemvEngine
+from .plane_reader import PlaneReader
+from .skid import StreamSkid
 from .tcm import Tcm, tcm_addr_bits
 from .vlut16 import VLutEngine, VLutError
 
-__all__ = ["NpuTop", "PlaneReader", "StreamSkid"]
+__all__ = ["NpuTop"]
 
 
 def _log2(n: int) -> int:
     return n.bit_length() - 1
-
-
-class PlaneReader(wiring.Component):
-    """Stream ``elem_bits``-wide elements from ``lines`` consecutive TCM lines.
-
-    ``start`` (one cycle, only while ``idle``) drops what is buffered and begins at line
-    ``base``. Up to ``depth`` lines are requested or buffered at once (credit), so every
-    response has room. The elements of a line are handed out low bits first; ``skip_line``
-    drops the rest of the current line.
-    """
-
-    def __init__(self, *, line_bits: int, elem_bits: int, addr_bits: int, depth: int = 2):
-        if line_bits % elem_bits:
-            raise ValueError(f"elem_bits {elem_bits} must divide line_bits {line_bits}")
-        self._line_bits, self._elem_bits, self._depth = line_bits, elem_bits, depth
-        super().__init__({
-            "start": In(1), "base": In(addr_bits), "lines": In(24),
-            "req": Out(stream.Signature(addr_bits)),
-            "resp_valid": In(1), "resp_data": In(line_bits),
-            "out": Out(stream.Signature(elem_bits)),
-            "idle": Out(1),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        n_elem = self._line_bits // self._elem_bits
-        depth = self._depth
-        buf = Array(Signal(self._line_bits, name=f"line{i}") for i in range(depth))
-        wp, rp = Signal(range(depth)), Signal(range(depth))
-        level, inflight = Signal(range(depth + 1)), Signal(range(depth + 1))
-        nxt, left = Signal.like(self.base), Signal(24)
-        idx = Signal(range(max(2, n_elem)))
-
-        req_fire = self.req.valid & self.req.ready
-        m.d.comb += [
-            self.req.valid.eq((left != 0) & (level + inflight < depth)),
-            self.req.payload.eq(nxt),
-            self.idle.eq(inflight == 0),
-        ]
-        head = Signal(self._line_bits)
-        m.d.comb += head.eq(buf[rp])
-        elems = Array(head[i * self._elem_bits:(i + 1) * self._elem_bits] for i in range(n_elem))
-        m.d.comb += [self.out.valid.eq(level != 0), self.out.payload.eq(elems[idx])]
-        pop = Signal()
-        out_fire = self.out.valid & self.out.ready
-        with m.If(out_fire):
-            if n_elem > 1:
-                m.d.sync += idx.eq(idx + 1)
-                with m.If(idx == n_elem - 1):
-                    m.d.sync += idx.eq(0)
-                    m.d.comb += pop.eq(1)
-            else:
-                m.d.comb += pop.eq(1)
-        with m.If(self.resp_valid):
-            m.d.sync += [buf[wp].eq(self.resp_data), wp.eq(Mux(wp == depth - 1, 0, wp + 1))]
-        with m.If(pop):
-            m.d.sync += rp.eq(Mux(rp == depth - 1, 0, rp + 1))
-        m.d.sync += [level.eq(level + self.resp_valid - pop),
-                     inflight.eq(inflight + req_fire - self.resp_valid)]
-        with m.If(req_fire):
-            m.d.sync += [nxt.eq(nxt + 1), left.eq(left - 1)]
-        with m.If(self.start):
-            m.d.sync += [nxt.eq(self.base), left.eq(self.lines), level.eq(0), wp.eq(0),
-                         rp.eq(0), idx.eq(0)]
-        return m
-
-
-class StreamSkid(wiring.Component):
-    """A two-entry register slice for a stream: ``o``'s valid and payload and ``i.ready``
-    are flip-flops, so no combinational path crosses it in either direction.
-
-    One beat per cycle flows when ``o.ready`` stays high; latency 1. When ``o`` stalls, the
-    beat taken in that cycle waits in the second register (``i.ready`` falls a cycle later).
-    """
-
-    def __init__(self, shape):
-        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
-
-    def elaborate(self, platform):
-        m = Module()
-        skid_valid = Signal()
-        skid = Signal.like(self.i.payload)
-        m.d.comb += self.i.ready.eq(~skid_valid)
-        i_fire = self.i.valid & self.i.ready
-        with m.If(self.o.ready | ~self.o.valid):
-            m.d.sync += [self.o.valid.eq(skid_valid | self.i.valid),
-                         self.o.payload.eq(Mux(skid_valid, skid, self.i.payload)),
-                         skid_valid.eq(0)]
-        with m.Elif(i_fire):
-            m.d.sync += [skid_valid.eq(1), skid.eq(self.i.payload)]
-        return m
 
 
 class _State(enum.Enum, shape=3):
