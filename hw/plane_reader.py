@@ -4,8 +4,9 @@ NpuTop's GEMV feeder runs two sets of five (values, patterns, weight scales, x c
 scales); see docs/architecture.md.
 """
 
-from amaranth import Array, Module, Mux, Signal
+from amaranth import Module, Mux, Signal
 from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 __all__ = ["PlaneReader"]
@@ -16,7 +17,10 @@ class PlaneReader(wiring.Component):
 
     ``start`` (one cycle, only while ``idle``) drops what is buffered and begins at line
     ``base``. Up to ``depth`` lines are requested or buffered at once (credit), so every
-    response has room. The elements of a line are handed out low bits first.
+    response has room. The elements of a line are handed out low bits first. A response
+    is registered on entry and written to the line buffer a cycle later; the head line is
+    loaded from it into a shift register, so an element is out 3 cycles after its line's
+    ``resp_valid`` at the earliest.
 
     Parameters
     ----------
@@ -27,8 +31,11 @@ class PlaneReader(wiring.Component):
     addr_bits : int
         Width of a line address.
     depth : int
-        Lines requested or buffered at once: at least the TCM's request-to-response latency
-        in cycles for one line per cycle.
+        Lines requested or in the line buffer at once (credit). One line per cycle needs
+        ``depth`` >= L + 3 for a response L cycles after its request (a line holds its credit
+        until it leaves the buffer: the response register, the buffer write and the load
+        into the output register take 3 cycles). The line being handed out sits in a
+        register besides these.
 
     Members
     -------
@@ -63,13 +70,27 @@ class PlaneReader(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        n_elem = self._line_bits // self._elem_bits
-        depth = self._depth
-        buf = Array(Signal(self._line_bits, name=f"line{i}") for i in range(depth))
+        eb, depth = self._elem_bits, self._depth
+        n_elem = self._line_bits // eb
+
+        # Line buffer: distributed RAM (asynchronous read), not flip-flops and a multiplexer
+        # -- ten readers of 256-bit lines made the feeder the largest part of the NPU.
+        m.submodules.buf = buf = Memory(shape=self._line_bits, depth=depth, init=[])
+        wr = buf.write_port()
+        rd = buf.read_port(domain="comb")
         wp, rp = Signal(range(depth)), Signal(range(depth))
-        level, inflight = Signal(range(depth + 1)), Signal(range(depth + 1))
+        level = Signal(range(depth + 1))        # lines in buf
+        inflight = Signal(range(depth + 1))     # lines requested, not yet in buf
         nxt, left = Signal.like(self.base), Signal(24)
-        idx = Signal(range(max(2, n_elem)))
+
+        # Timing: the response is registered on entry, so the TCM's response wires (one line
+        # to ten readers across the die) end at this reader's flip-flops.
+        in_valid = Signal()
+        in_data = Signal(self._line_bits)
+        m.d.sync += [in_valid.eq(self.resp_valid), in_data.eq(self.resp_data)]
+        m.d.comb += [wr.addr.eq(wp), wr.data.eq(in_data), wr.en.eq(in_valid), rd.addr.eq(rp)]
+        with m.If(in_valid):
+            m.d.sync += wp.eq(Mux(wp == depth - 1, 0, wp + 1))
 
         req_fire = self.req.valid & self.req.ready
         m.d.comb += [
@@ -77,29 +98,33 @@ class PlaneReader(wiring.Component):
             self.req.payload.eq(nxt),
             self.idle.eq(inflight == 0),
         ]
-        head = Signal(self._line_bits)
-        m.d.comb += head.eq(buf[rp])
-        elems = Array(head[i * self._elem_bits:(i + 1) * self._elem_bits] for i in range(n_elem))
-        m.d.comb += [self.out.valid.eq(level != 0), self.out.payload.eq(elems[idx])]
-        pop = Signal()
-        out_fire = self.out.valid & self.out.ready
-        with m.If(out_fire):
-            if n_elem > 1:
-                m.d.sync += idx.eq(idx + 1)
-                with m.If(idx == n_elem - 1):
-                    m.d.sync += idx.eq(0)
-                    m.d.comb += pop.eq(1)
-            else:
-                m.d.comb += pop.eq(1)
-        with m.If(self.resp_valid):
-            m.d.sync += [buf[wp].eq(self.resp_data), wp.eq(Mux(wp == depth - 1, 0, wp + 1))]
-        with m.If(pop):
-            m.d.sync += rp.eq(Mux(rp == depth - 1, 0, rp + 1))
-        m.d.sync += [level.eq(level + self.resp_valid - pop),
-                     inflight.eq(inflight + req_fire - self.resp_valid)]
         with m.If(req_fire):
             m.d.sync += [nxt.eq(nxt + 1), left.eq(left - 1)]
+
+        # The line being handed out sits in a shift register: ``out.payload`` is its low
+        # element, a flip-flop output, with no element multiplexer behind it.
+        cur = Signal(self._line_bits)
+        cur_valid = Signal()
+        idx = Signal(range(max(2, n_elem)))
+        m.d.comb += [self.out.valid.eq(cur_valid), self.out.payload.eq(cur[:eb])]
+        out_fire = self.out.valid & self.out.ready
+        line_done = Signal()
+        m.d.comb += line_done.eq(out_fire & (idx == n_elem - 1))
+        load = Signal()
+        m.d.comb += load.eq((~cur_valid | line_done) & (level != 0))
+        with m.If(out_fire):
+            m.d.sync += cur.eq(cur >> eb)
+            if n_elem > 1:
+                m.d.sync += idx.eq(Mux(idx == n_elem - 1, 0, idx + 1))
+        with m.If(load):
+            m.d.sync += [cur.eq(rd.data), cur_valid.eq(1),
+                         rp.eq(Mux(rp == depth - 1, 0, rp + 1))]
+        with m.Elif(line_done):
+            m.d.sync += cur_valid.eq(0)
+        m.d.sync += [level.eq(level + in_valid - load),
+                     inflight.eq(inflight + req_fire - in_valid)]
+
         with m.If(self.start):
             m.d.sync += [nxt.eq(self.base), left.eq(self.lines), level.eq(0), wp.eq(0),
-                         rp.eq(0), idx.eq(0)]
+                         rp.eq(0), idx.eq(0), cur_valid.eq(0)]
         return m

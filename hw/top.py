@@ -331,10 +331,11 @@ class NpuTop(wiring.Component):
         for si in range(2):
             rs = {}
             for n in names:
-                # Credit for the TCM's read latency: one line per cycle per reader.
-                # (+1 for the request register slice in front of the port)
+                # Credit for one line per cycle per reader (PlaneReader: L + 3), L being the
+                # request slice (1) and the TCM's read latency and response buffer
+                # (read_latency + 1). The buffer is distributed RAM: 16 lines cost no more.
                 rs[n] = PlaneReader(line_bits=line_bits, elem_bits=elem[n], addr_bits=laddr_bits,
-                                    depth=2 + tcm.read_latency)
+                                    depth=tcm.read_latency + 5)
                 comp.submodules[f"rd{si}_{n}"] = rs[n]
             sets.append(rs)
         order = [(si, n) for si in range(2) for n in names]
