@@ -328,15 +328,21 @@ class NpuTop(wiring.Component):
         names = ("val", "pat", "wsc", "xc", "xs")
         elem = {"val": 8 * lanes, "pat": 4 * lanes, "wsc": 8 * lanes, "xc": 16, "xs": 8}
         sets = []
+        rq = {}                          # (set, name) -> the reader's request slice
         for si in range(2):
             rs = {}
             for n in names:
                 # Credit for one line per cycle per reader (PlaneReader: L + 3), L being the
-                # request slice (1) and the TCM's read latency and response buffer
+                # two request slices (2) and the TCM's read latency and response buffer
                 # (read_latency + 1). The buffer is distributed RAM: 16 lines cost no more.
                 rs[n] = PlaneReader(line_bits=line_bits, elem_bits=elem[n], addr_bits=laddr_bits,
-                                    depth=tcm.read_latency + 5)
+                                    depth=tcm.read_latency + 6)
                 comp.submodules[f"rd{si}_{n}"] = rs[n]
+                # Timing: each reader's requests pass a register slice, so the arbiter sees
+                # only flip-flops and its grant ends at flip-flops (one cycle more: + 1 above).
+                rq[si, n] = StreamSkid(laddr_bits)
+                comp.submodules[f"rq{si}_{n}"] = rq[si, n]
+                wiring.connect(comp, rs[n].req, rq[si, n].i)
             sets.append(rs)
         order = [(si, n) for si in range(2) for n in names]
         cur = Signal()                   # the set feeding the engine now
@@ -348,13 +354,13 @@ class NpuTop(wiring.Component):
         for hi in (False, True):         # later assignments win: the feeding set last
             for i in reversed(range(len(order))):
                 si, n = order[i]
-                with comp.If(sets[si][n].req.valid & ((cur == si) if hi else 1)):
+                with comp.If(rq[si, n].o.valid & ((cur == si) if hi else 1)):
                     comp.d.comb += [grant.eq(i), any_req.eq(1)]
         req_addr = Signal(laddr_bits)
         with m.Switch(grant):
             for i, (si, n) in enumerate(order):
                 with m.Case(i):
-                    m.d.comb += req_addr.eq(sets[si][n].req.payload)
+                    m.d.comb += req_addr.eq(rq[si, n].o.payload)
         # Timing: the line request passes a register slice before the TCM, so the TCM's
         # arbitration (and its ready) sees only flip-flops and the readers' request logic
         # ends at the slice's registered ready: together they made the small top's longest
@@ -371,8 +377,8 @@ class NpuTop(wiring.Component):
             rid_fifo.w_en.eq(creq.valid & creq.ready),
         ]
         for i, (si, n) in enumerate(order):
-            m.d.comb += sets[si][n].req.ready.eq(creq.ready & rid_fifo.w_rdy &
-                                                 any_req & (grant == i))
+            m.d.comb += rq[si, n].o.ready.eq(creq.ready & rid_fifo.w_rdy & any_req &
+                                             (grant == i))
         m.d.comb += tcm.compute_resp.ready.eq(1)
         resp_line = Cat(*[tcm.compute_resp.payload[i] for i in range(cfg.tcm_banks)])
         for i, (si, n) in enumerate(order):
