@@ -605,7 +605,10 @@ class NpuTop(wiring.Component):
         drain_done = Signal()
         m.d.comb += drain_done.eq((state == _State.DRAIN) & ~dma_busy & ~f_busy & ~f_arvalid &
                                   all_idle)
-        core.d.comb += comp_clear.eq(start | drain_done)
+        # Timing: the compute unit's reset reaches thousands of flip-flops (lanes, readers),
+        # so it leaves from a register, a cycle after the start or the drain; no command
+        # reaches the compute unit that early (the command list is still being fetched).
+        core.d.sync += comp_clear.eq(start | drain_done)
         m.d.comb += load.eq(cmd_fifo.r_rdy & (state != _State.IDLE) & (~h_valid | take))
         with core.If(take):
             core.d.sync += h_valid.eq(0)
@@ -696,12 +699,17 @@ class NpuTop(wiring.Component):
             (sync_mask[0] & (dma_busy | d_desc_valid)) | (sync_mask[1] & comp_busy) |
             f_busy | f_arvalid)
         err_event = drain_done
-        m.d.comb += csr.irq_set.eq(Cat(end_event, err_event))
+        # Registered: the Csr sits apart from the dispatcher (IRQ_STATUS follows a cycle later).
+        m.d.sync += csr.irq_set.eq(Cat(end_event, err_event))
         r_beat = bus.rvalid & bus.rready
         w_beat = bus.wvalid & bus.wready
         tcm_stall_prev = Signal(64)
         tcm_stall_now = Cat(tcm.dma_stall_cycles, tcm.compute_stall_cycles)
         core.d.sync += tcm_stall_prev.eq(tcm_stall_now)
+        # Registered next to the Tcm: the 64-bit compare ran across the die into the Csr's
+        # counter (the whole NPU's longest path once the feeder was pipelined).
+        tcm_stalled = Signal()
+        core.d.sync += tcm_stalled.eq(running & (tcm_stall_now != tcm_stall_prev))
         c = csr.count
         m.d.comb += [
             c.cycles.eq(running),
@@ -710,7 +718,7 @@ class NpuTop(wiring.Component):
             c.compute_busy.eq(running & comp_busy),
             c.stall_sync.eq(state == _State.WAIT),
             c.stall_operand.eq(engine.stall_operand),
-            c.stall_tcm.eq(running & (tcm_stall_now != tcm_stall_prev)),
+            c.stall_tcm.eq(tcm_stalled),
             c.stall_axi.eq(dma_busy & ~r_beat & ~w_beat),
             c.stall_fetch.eq((state == _State.RUN) & ~h_valid),
             c.dram_rd_bytes.eq(Mux(r_beat, wb, 0)),
