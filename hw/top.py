@@ -329,6 +329,7 @@ class NpuTop(wiring.Component):
         elem = {"val": 8 * lanes, "pat": 4 * lanes, "wsc": 8 * lanes, "xc": 16, "xs": 8}
         sets = []
         rq = {}                          # (set, name) -> the reader's request slice
+        ro = {}                          # (set, name) -> the reader's output slice
         for si in range(2):
             rs = {}
             for n in names:
@@ -343,6 +344,14 @@ class NpuTop(wiring.Component):
                 rq[si, n] = StreamSkid(laddr_bits)
                 comp.submodules[f"rq{si}_{n}"] = rq[si, n]
                 wiring.connect(comp, rs[n].req, rq[si, n].i)
+                # ... and its elements pass one on the way out, so the join's handshake
+                # (all five readers' valids -> step taken -> each reader's ready) ends at
+                # these slices instead of reaching the readers' 256-bit line registers.
+                # A run's unused tail elements (a last line not taken to its end) are dropped
+                # by the reader's start, so the slice restarts with it.
+                ro[si, n] = StreamSkid(elem[n])
+                comp.submodules[f"ro{si}_{n}"] = ResetInserter(rs[n].start)(ro[si, n])
+                wiring.connect(comp, rs[n].out, ro[si, n].i)
             sets.append(rs)
         order = [(si, n) for si in range(2) for n in names]
         cur = Signal()                   # the set feeding the engine now
@@ -424,7 +433,7 @@ class NpuTop(wiring.Component):
         st = step_skid.i
 
         def pick(n):
-            o0, o1 = sets[0][n].out, sets[1][n].out
+            o0, o1 = ro[0, n].o, ro[1, n].o
             return Mux(cur, o1.valid, o0.valid), Mux(cur, o1.payload, o0.payload)
 
         picked = {n: pick(n) for n in names}
@@ -449,7 +458,7 @@ class NpuTop(wiring.Component):
                 "wsc": st_fire & blk_last, "xs": st_fire & blk_last}
         for si in range(2):
             for n in names:
-                m.d.comb += sets[si][n].out.ready.eq(take[n] & (cur == si))
+                m.d.comb += ro[si, n].o.ready.eq(take[n] & (cur == si))
         with comp.If(st_fire):
             comp.d.sync += [step_in_rt.eq(step_in_rt + 1),
                             s_in_blk.eq(Mux(blk_last, 0, s_in_blk + 1))]
