@@ -355,16 +355,31 @@ class NpuTop(wiring.Component):
             sets.append(rs)
         order = [(si, n) for si in range(2) for n in names]
         cur = Signal()                   # the set feeding the engine now
-        # Line read arbiter: the feeding set first, then fixed order; every reader is
-        # credit-limited, so none can hog the port. Responses come back in order.
+        # Line read arbiter: the feeding set's readers first, in round-robin order, then the
+        # other set's in fixed order. Every reader is credit-limited, so none can hog the
+        # port; the round robin matters at a GEMV's start, where in fixed order the values
+        # reader filled its whole credit before the next reader got a line (the first step
+        # waited ~50 cycles). Responses come back in order.
         comp.submodules.rid_fifo = rid_fifo = SyncFIFO(width=4, depth=16)
-        grant = Signal(4)
+        nn = len(names)
+        grant = Signal(4)                # index into `order`: set * nn + plane
         any_req = Signal()
-        for hi in (False, True):         # later assignments win: the feeding set last
-            for i in reversed(range(len(order))):
-                si, n = order[i]
-                with comp.If(rq[si, n].o.valid & ((cur == si) if hi else 1)):
-                    comp.d.comb += [grant.eq(i), any_req.eq(1)]
+        for ni in reversed(range(nn)):   # later assignments win
+            for si in range(2):
+                with comp.If(rq[si, names[ni]].o.valid & (cur != si)):
+                    comp.d.comb += [grant.eq(si * nn + ni), any_req.eq(1)]
+        rr = Signal(range(nn))           # the feeding set's plane granted last
+        feed_valid = [Mux(cur, rq[1, n].o.valid, rq[0, n].o.valid) for n in names]
+        feed_any = Signal()
+        feed_sel = Signal(range(nn))
+        with comp.Switch(rr):
+            for last in range(nn):
+                with comp.Case(last):
+                    for ni in reversed([(last + 1 + j) % nn for j in range(nn)]):
+                        with comp.If(feed_valid[ni]):
+                            comp.d.comb += [feed_sel.eq(ni), feed_any.eq(1)]
+        with comp.If(feed_any):
+            comp.d.comb += [grant.eq(Mux(cur, nn, 0) + feed_sel), any_req.eq(1)]
         req_addr = Signal(laddr_bits)
         with m.Switch(grant):
             for i, (si, n) in enumerate(order):
@@ -385,6 +400,8 @@ class NpuTop(wiring.Component):
             rid_fifo.w_data.eq(grant),
             rid_fifo.w_en.eq(creq.valid & creq.ready),
         ]
+        with comp.If(creq.valid & creq.ready & feed_any):
+            comp.d.sync += rr.eq(feed_sel)
         for i, (si, n) in enumerate(order):
             m.d.comb += rq[si, n].o.ready.eq(creq.ready & rid_fifo.w_rdy & any_req &
                                              (grant == i))
