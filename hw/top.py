@@ -121,28 +121,27 @@ class NpuTop(wiring.Component):
         done = Signal()
         err_code = Signal(ErrorCode)
         err_addr = Signal(64)
-        raise_err = Signal()                        # some unit reports an error this cycle
-        new_code = Signal(ErrorCode)
-        new_addr = Signal(64)
         m.d.comb += [csr.busy.eq(running), csr.done.eq(done), csr.error.eq(err_code),
                      csr.fault_addr.eq(err_addr)]
-        # Timing: the error sites' flags, code and address are registered (err_pend) and
-        # latched one cycle later -- combinationally they joined the dispatcher's decode to the
-        # DMA handshake and the fetcher. While an error is pending the dispatcher waits.
+        # Timing: the error sites' flags, codes and addresses are registered per unit (see
+        # the end of elaborate) and latched one cycle later -- combinationally they joined the
+        # dispatcher's decode to the DMA handshake and the fetcher. While an error is pending
+        # (err_pend) the dispatcher waits.
         err_pend = Signal()
         pend_code = Signal(ErrorCode)
         pend_addr = Signal(64)
-        core.d.sync += [err_pend.eq(raise_err), pend_code.eq(new_code), pend_addr.eq(new_addr)]
         first_err = err_pend & (err_code == ErrorCode.NONE) & running
         with core.If(first_err):
             core.d.sync += [err_code.eq(pend_code), err_addr.eq(pend_addr)]
 
-        errs = []
+        errs = {}                                   # unit -> [(flag, code, addr)]
 
-        def report(mod, code, addr):
-            """Raise an error from the current context of ``mod`` (earlier sites win)."""
-            flag = Signal(name=f"err_site{len(errs)}")
-            errs.append((flag, code, addr))
+        def report(mod, unit, code, addr):
+            """Raise an error from the current context of ``mod``. Earlier sites win: units in
+            the order of their first report, then sites in report order."""
+            sites = errs.setdefault(unit, [])
+            flag = Signal(name=f"err_{unit}{len(sites)}")
+            sites.append((flag, code, addr))
             mod.d.comb += flag.eq(1)
 
         cmd_base, cmd_count = Signal(64), Signal(32)
@@ -240,7 +239,7 @@ class NpuTop(wiring.Component):
             with core.If(bus.rlast):
                 core.d.sync += f_busy.eq(0)
         with core.If(f_err & ~f_busy):
-            report(core, f_err_code, f_err_addr)
+            report(core, "fetch", f_err_code, f_err_addr)
 
         # ---- DMA unit -------------------------------------------------------------------------
         dma_busy = Signal()
@@ -279,7 +278,7 @@ class NpuTop(wiring.Component):
                             a = dma_cmd.dma.dram_addr
                         else:
                             a = dma_cmd_addr
-                        report(core, ec, a)
+                        report(core, "dma", ec, a)
 
         # ---- compute unit: GEMV feeder, engine, y writer ----------------------------------------
         g = Signal(Command)              # the GEMV being run
@@ -553,15 +552,15 @@ class NpuTop(wiring.Component):
         with comp.If(c_checking):
             comp.d.sync += c_checking.eq(0)
             with comp.If(chk_len):
-                report(comp, ErrorCode.BAD_LENGTH, gemv_cmd_addr)
+                report(comp, "compute", ErrorCode.BAD_LENGTH, gemv_cmd_addr)
             with comp.Elif(chk_gemv):
-                report(comp, ErrorCode.BAD_GEMV, gemv_cmd_addr)
+                report(comp, "compute", ErrorCode.BAD_GEMV, gemv_cmd_addr)
             with comp.Elif(chk_x):
-                report(comp, ErrorCode.TCM_RANGE, g.gemv.x_addr)
+                report(comp, "compute", ErrorCode.TCM_RANGE, g.gemv.x_addr)
             with comp.Elif(chk_w):
-                report(comp, ErrorCode.TCM_RANGE, g.gemv.w_addr)
+                report(comp, "compute", ErrorCode.TCM_RANGE, g.gemv.w_addr)
             with comp.Elif(chk_y):
-                report(comp, ErrorCode.TCM_RANGE, g.gemv.y_addr)
+                report(comp, "compute", ErrorCode.TCM_RANGE, g.gemv.y_addr)
             with comp.Else():
                 comp.d.sync += [feeding.eq(1), arm_base.eq(w_line), c_ok.eq(1)]
         # LUT: one VLutEngine job per command.
@@ -578,17 +577,22 @@ class NpuTop(wiring.Component):
                      vlut.done.ready.eq(1)]
         with comp.If(vlut.job.valid & vlut.job.ready):
             comp.d.sync += lut_job_sent.eq(1)
+        # Which range the VLutEngine's TCM_RANGE came from: free-running registers of g (it
+        # is stable for the whole command; the sums fed the error mux in one cycle).
+        lut_table_out, lut_src_out = Signal(), Signal()
+        m.d.sync += [lut_table_out.eq(g.lut.table_addr + 32 > tcm_bytes),
+                     lut_src_out.eq(g.lut.src_addr + ((g.lut.count + 1) >> 1) > tcm_bytes)]
         with comp.If(vlut.done.valid):
             comp.d.sync += lut_active.eq(0)
             with comp.If(vlut.done.payload == VLutError.TCM_RANGE):
-                with comp.If(g.lut.table_addr + 32 > tcm_bytes):
-                    report(comp, ErrorCode.TCM_RANGE, g.lut.table_addr)
-                with comp.Elif(g.lut.src_addr + ((g.lut.count + 1) >> 1) > tcm_bytes):
-                    report(comp, ErrorCode.TCM_RANGE, g.lut.src_addr)
+                with comp.If(lut_table_out):
+                    report(comp, "compute", ErrorCode.TCM_RANGE, g.lut.table_addr)
+                with comp.Elif(lut_src_out):
+                    report(comp, "compute", ErrorCode.TCM_RANGE, g.lut.src_addr)
                 with comp.Else():
-                    report(comp, ErrorCode.TCM_RANGE, g.lut.dst_addr)
+                    report(comp, "compute", ErrorCode.TCM_RANGE, g.lut.dst_addr)
             with comp.Elif(vlut.done.payload != VLutError.NONE):
-                report(comp, ErrorCode.BAD_LENGTH, lut_cmd_addr)
+                report(comp, "compute", ErrorCode.BAD_LENGTH, lut_cmd_addr)
         comp_busy = Signal()
         m.d.comb += comp_busy.eq(c_active | lut_active | vreq_skid.o.valid)
         with comp.If(c_active & ~c_wait.any() & ~c_checking & ~feeding & job_sent &
@@ -606,7 +610,7 @@ class NpuTop(wiring.Component):
                                   ((f.step * lanes + f.lane) >> 1))]
         comp.d.sync += pf_err.eq(Cat(engine.error, pf_err[0]))
         with comp.If(pf_err[1]):
-            report(comp, ErrorCode.INVALID_PATTERN, pat_fault)
+            report(comp, "compute", ErrorCode.INVALID_PATTERN, pat_fault)
 
         # ---- dispatcher --------------------------------------------------------------------------
         # Timing: the FIFO's head word is taken into a dispatch register (h) with its checks
@@ -635,6 +639,13 @@ class NpuTop(wiring.Component):
         # so it leaves from a register, a cycle after the start or the drain; no command
         # reaches the compute unit that early (the command list is still being fetched).
         core.d.sync += comp_clear.eq(start | drain_done)
+        # The command list's checks are free-running registers of cmd_base and cmd_count
+        # (set by the start); CHECK waits a cycle for them (timing: 64-bit sums and compares
+        # in front of the error mux).
+        check_wait = Signal()
+        list_empty, list_outside = Signal(), Signal()
+        m.d.sync += [list_empty.eq(cmd_count == 0),
+                     list_outside.eq((cmd_base < win_lo) | (cmd_base + (cmd_count << 4) > win_hi))]
         m.d.comb += load.eq(cmd_fifo.r_rdy & (state != _State.IDLE) & (~h_valid | take))
         with core.If(take):
             core.d.sync += h_valid.eq(0)
@@ -653,26 +664,27 @@ class NpuTop(wiring.Component):
                                     err_code.eq(ErrorCode.NONE), err_addr.eq(0),
                                     cmd_base.eq(csr.cmd_base), cmd_count.eq(csr.cmd_count),
                                     loaded.eq(0), next_addr.eq(csr.cmd_base),
-                                    f_err.eq(0)]
+                                    f_err.eq(0), check_wait.eq(1)]
             with core.Case(_State.CHECK):
-                with core.If(cmd_count == 0):
-                    report(core, ErrorCode.BAD_LENGTH, cmd_base)
-                with core.Elif((cmd_base < win_lo) |
-                               (cmd_base + (cmd_count << 4) > win_hi)):
-                    report(core, ErrorCode.DRAM_RANGE, cmd_base)
+                with core.If(check_wait):
+                    core.d.sync += check_wait.eq(0)
+                with core.Elif(list_empty):
+                    report(core, "dispatch", ErrorCode.BAD_LENGTH, cmd_base)
+                with core.Elif(list_outside):
+                    report(core, "dispatch", ErrorCode.DRAM_RANGE, cmd_base)
                 with core.Else():
                     core.d.sync += [state.eq(_State.RUN), fetching.eq(1), f_next.eq(cmd_base),
                                     f_left.eq(cmd_count)]
             with core.Case(_State.RUN), core.If(~err_pend):
                 list_out = ~cmd_fifo.r_rdy & (f_left == 0) & ~f_busy & (loaded == cmd_count)
                 with core.If(~h_valid & list_out):        # the list ran out before END
-                    report(core, ErrorCode.BAD_LENGTH, cmd_base)
+                    report(core, "dispatch", ErrorCode.BAD_LENGTH, cmd_base)
                 with core.Elif(h_valid), core.Switch(h_op):
                     with core.Case(Opcode.LOAD, Opcode.STORE), core.If(~dma_busy):
                         with core.If(h_dma_bad_len):
-                            report(core, ErrorCode.BAD_LENGTH, h_addr)
+                            report(core, "dispatch", ErrorCode.BAD_LENGTH, h_addr)
                         with core.Elif(h_dma_bad_dram):
-                            report(core, ErrorCode.DRAM_RANGE, h.dma.dram_addr)
+                            report(core, "dispatch", ErrorCode.DRAM_RANGE, h.dma.dram_addr)
                         with core.Else():
                             core.d.comb += take.eq(1)
                             core.d.sync += [dma_cmd.eq(h), dma_busy.eq(1),
@@ -695,7 +707,7 @@ class NpuTop(wiring.Component):
                         core.d.sync += [state.eq(_State.WAIT), is_end.eq(1),
                                         sync_mask.eq(0b11)]
                     with core.Default():
-                        report(core, ErrorCode.UNKNOWN_OPCODE, h_addr)
+                        report(core, "dispatch", ErrorCode.UNKNOWN_OPCODE, h_addr)
             with core.Case(_State.WAIT), core.If(~err_pend):
                 waiting = (sync_mask[0] & (dma_busy | d_desc_valid)) | \
                     (sync_mask[1] & comp_busy) | (is_end & (f_busy | f_arvalid))
@@ -716,9 +728,23 @@ class NpuTop(wiring.Component):
         m.d.comb += fifo_flush.eq((state == _State.IDLE) & cmd_fifo.r_rdy)
         m.d.comb += cmd_fifo.r_en.eq(load | fifo_flush)
 
-        for flag, code, addr in reversed(errs):
-            with m.If(flag):
-                m.d.comb += [raise_err.eq(1), new_code.eq(code), new_addr.eq(addr)]
+        # Timing: each unit's sites meet in that unit's registers, and the units' registered
+        # errors in a 4-way priority mux (one priority chain over all ~23 sites, behind the
+        # sites' own compares, was the NPU's longest path).
+        unit_errs = []
+        for unit, sites in errs.items():
+            pend = Signal(name=f"{unit}_err_pend")
+            code_q = Signal(ErrorCode, name=f"{unit}_err_code")
+            addr_q = Signal(64, name=f"{unit}_err_addr")
+            core.d.sync += pend.eq(Cat(*[flag for flag, _, _ in sites]).any())
+            for flag, code, addr in reversed(sites):
+                with core.If(flag):
+                    core.d.sync += [code_q.eq(code), addr_q.eq(addr)]
+            unit_errs.append((pend, code_q, addr_q))
+        m.d.comb += err_pend.eq(Cat(*[pend for pend, _, _ in unit_errs]).any())
+        for pend, code_q, addr_q in reversed(unit_errs):
+            with m.If(pend):
+                m.d.comb += [pend_code.eq(code_q), pend_addr.eq(addr_q)]
 
         # ---- interrupt events and counters -----------------------------------------------------
         end_event = (state == _State.WAIT) & is_end & ~err_pend & ~(
