@@ -615,8 +615,7 @@ class NpuTop(wiring.Component):
         # ---- dispatcher --------------------------------------------------------------------------
         # Timing: the FIFO's head word is taken into a dispatch register (h) with its checks
         # decoded, so no path runs from the FIFO's distributed RAM through the decode into
-        # the DMA, the compute unit or the error logic. The register refills in the cycle
-        # its command is taken, so it adds one cycle of latency, not per-command cycles.
+        # the DMA, the compute unit or the error logic.
         head = Signal(Command)
         m.d.comb += head.as_value().eq(cmd_fifo.r_data)
         h = Signal(Command)
@@ -646,7 +645,10 @@ class NpuTop(wiring.Component):
         list_empty, list_outside = Signal(), Signal()
         m.d.sync += [list_empty.eq(cmd_count == 0),
                      list_outside.eq((cmd_base < win_lo) | (cmd_base + (cmd_count << 4) > win_hi))]
-        m.d.comb += load.eq(cmd_fifo.r_rdy & (state != _State.IDLE) & (~h_valid | take))
+        # h refills only once it is empty, not in the cycle its command is taken: the refill
+        # enable (h's 128 bits) then comes from flip-flops instead of the dispatch decision
+        # (timing; one cycle per command, which the units' run times hide).
+        m.d.comb += load.eq(cmd_fifo.r_rdy & (state != _State.IDLE) & ~h_valid)
         with core.If(take):
             core.d.sync += h_valid.eq(0)
         with core.If(load):
