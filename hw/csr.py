@@ -198,8 +198,7 @@ class Csr(wiring.Component):
     irq_set : In(2)
         Bit 0 done, bit 1 error: set the IRQ_STATUS bits (one-cycle events).
     count : In(StructLayout(counter -> increment width))
-        Per-cycle increments of the performance counters (:data:`COUNTERS`), registered on
-        entry: a counter shows an increment one cycle after this port carries it.
+        Per-cycle increments of the performance counters (:data:`COUNTERS`).
     """
 
     def __init__(self, config: NpuConfig):
@@ -242,10 +241,6 @@ class Csr(wiring.Component):
         m.d.comb += self.irq.eq((irq_status & store["irq_enable"]).any())
 
         # Counters (64-bit) with their HI snapshots; cleared by start or soft reset.
-        # Timing: the increments come from all over the NPU, so they are registered on entry
-        # and a counter lags its events by one cycle (a CSR read takes longer than that).
-        inc = Signal.like(self.count)
-        m.d.sync += inc.eq(self.count)
         counters = {n: Signal(64, name=f"cnt_{n}") for n in COUNTERS}
         snap = {n: Signal(32, name=f"cnt_{n}_hi") for n in COUNTERS}
         clear = Signal()
@@ -254,7 +249,7 @@ class Csr(wiring.Component):
             with m.If(clear):
                 m.d.sync += sig.eq(0)
             with m.Else():
-                m.d.sync += sig.eq(sig + getattr(inc, n))
+                m.d.sync += sig.eq(sig + getattr(self.count, n))
         # The CONTROL pulses leave from registers, one cycle after the write (the cycle its
         # B response is offered): from the write's address decode through the counters'
         # clear (704 bits) they were the Csr's longest path.

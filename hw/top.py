@@ -764,8 +764,11 @@ class NpuTop(wiring.Component):
         # counter (the whole NPU's longest path once the feeder was pipelined).
         tcm_stalled = Signal()
         core.d.sync += tcm_stalled.eq(running & (tcm_stall_now != tcm_stall_prev))
-        c = csr.count
-        m.d.comb += [
+        # Timing: the counters' increments come from all over the NPU, so they are registered
+        # here and a counter lags its events by one cycle (a CSR read takes longer than that).
+        c = Signal.like(csr.count)
+        m.d.comb += csr.count.eq(c)
+        m.d.sync += [
             c.cycles.eq(running),
             c.busy.eq(running & (dma_busy | comp_busy)),
             c.mac_active.eq(engine.mac_active),
