@@ -8,6 +8,9 @@ LUT runs on :class:`hw.vlut16.VLutEngine` in the compute unit (it shares the TCM
 with the GEMV y writer; the compute unit runs one command at a time).
 """
 
+import operator
+from functools import reduce
+
 from amaranth import Array, Cat, Const, Module, Mux, ResetInserter, Signal
 from amaranth.lib import enum, wiring
 from amaranth.lib.fifo import SyncFIFO
@@ -203,18 +206,26 @@ class NpuTop(wiring.Component):
         f_beat = Signal(range(max(2, beats_per_cmd)))
         f_word = Signal(COMMAND_BITS)
         f_beat_addr = Signal(64)
+        # Timing: the next burst's length (words to the 64-byte boundary, at most the words
+        # left) and whether any are left are free-running registers of f_next and f_left,
+        # valid (f_sized) from the cycle after those change: in the issuing cycle, the length
+        # and the next address made three carry chains (the whole NPU's longest path).
         to64 = Signal(3)
         m.d.comb += to64.eq((64 - f_next[:6]) >> 4)
         n_words = Signal(3)
-        m.d.comb += n_words.eq(Mux(f_left < to64, f_left, to64))
+        f_any_left = Signal()
+        f_sized = Signal()
+        core.d.sync += [n_words.eq(Mux(f_left < to64, f_left, to64)),
+                        f_any_left.eq(f_left != 0), f_sized.eq(1)]
         fetching = Signal()
-        can_issue = fetching & (f_left != 0) & ~f_busy & ~f_arvalid & \
+        can_issue = fetching & f_sized & f_any_left & ~f_busy & ~f_arvalid & \
             (cmd_fifo.level <= fifo_depth - 4) & (err_code == ErrorCode.NONE) & ~err_pend
         with core.If(can_issue):
             core.d.sync += [f_arvalid.eq(1), f_araddr.eq(f_next),
                             f_arlen.eq(n_words * beats_per_cmd - 1), f_busy.eq(1),
                             f_inflight.eq(n_words), f_beat_addr.eq(f_next),
-                            f_next.eq(f_next + (n_words << 4)), f_left.eq(f_left - n_words)]
+                            f_next.eq(f_next + (n_words << 4)), f_left.eq(f_left - n_words),
+                            f_sized.eq(0)]
         with core.If(f_arvalid & f_arready):
             core.d.sync += f_arvalid.eq(0)
         m.d.comb += f_rready.eq(1)
@@ -290,6 +301,10 @@ class NpuTop(wiring.Component):
         sp_log, dn_log = _log2(bs // 4), _log2(bs // 2)
         steps = Signal(26)
         m.d.comb += steps.eq(Mux(sparse, nb << sp_log, nb << dn_log))
+        # Timing: free-running from g (stable from c_start, three cycles before feeding), so
+        # the row tile's last step compares with a register, not with a shift and a subtract.
+        steps_m1 = Signal(26)
+        m.d.sync += steps_m1.eq(steps - 1)
 
         def lines(nbytes):
             return (nbytes + ln - 1) >> lnb
@@ -359,31 +374,18 @@ class NpuTop(wiring.Component):
         # port; the round robin matters at a GEMV's start, where in fixed order the values
         # reader filled its whole credit before the next reader got a line (the first step
         # waited ~50 cycles). Responses come back in order.
+        # Timing: the decision is registered (win, one-hot over `order`): the winner is
+        # chosen a cycle ahead from the request slices' valids, leaving out the one taken in
+        # that cycle, so a chosen request is still there when it is taken (a stream's valid
+        # holds until taken, and only this arbiter takes). The readies and the address mux
+        # then come from flip-flops: computed in the taking cycle, the choice ran from the
+        # request valids through the priority logic into all ten slices (the NPU's deepest
+        # path, nine LUT levels). A reader is served at most every other cycle, far above
+        # what any plane needs.
         comp.submodules.rid_fifo = rid_fifo = SyncFIFO(width=4, depth=16)
         nn = len(names)
-        grant = Signal(4)                # index into `order`: set * nn + plane
-        any_req = Signal()
-        for ni in reversed(range(nn)):   # later assignments win
-            for si in range(2):
-                with comp.If(rq[si, names[ni]].o.valid & (cur != si)):
-                    comp.d.comb += [grant.eq(si * nn + ni), any_req.eq(1)]
-        rr = Signal(range(nn))           # the feeding set's plane granted last
-        feed_valid = [Mux(cur, rq[1, n].o.valid, rq[0, n].o.valid) for n in names]
-        feed_any = Signal()
-        feed_sel = Signal(range(nn))
-        with comp.Switch(rr):
-            for last in range(nn):
-                with comp.Case(last):
-                    for ni in reversed([(last + 1 + j) % nn for j in range(nn)]):
-                        with comp.If(feed_valid[ni]):
-                            comp.d.comb += [feed_sel.eq(ni), feed_any.eq(1)]
-        with comp.If(feed_any):
-            comp.d.comb += [grant.eq(Mux(cur, nn, 0) + feed_sel), any_req.eq(1)]
-        req_addr = Signal(laddr_bits)
-        with m.Switch(grant):
-            for i, (si, n) in enumerate(order):
-                with m.Case(i):
-                    m.d.comb += req_addr.eq(rq[si, n].o.payload)
+        win = Signal(2 * nn)             # one-hot over `order`; 0: no request chosen
+        rr = Signal(range(nn))           # the feeding set's plane chosen last
         # Timing: the line request passes a register slice before the TCM, so the TCM's
         # arbitration (and its ready) sees only flip-flops and the readers' request logic
         # ends at the slice's registered ready: together they made the small top's longest
@@ -392,18 +394,56 @@ class NpuTop(wiring.Component):
         comp.submodules.creq_skid = creq_skid = StreamSkid(tcm.compute_req.payload.shape())
         wiring.connect(comp, creq_skid.o, tcm.compute_req)
         creq = creq_skid.i
+        # rid_room: the rid FIFO has room for this cycle's push; a register (the FIFO's level
+        # compare fed the arbiter), kept one entry short of full, so it is never stale.
+        rid_room = Signal()
+        comp.d.sync += rid_room.eq(rid_fifo.level < rid_fifo.depth - 1)
+        go = Signal()                    # the chosen request (if any) is taken this cycle
+        m.d.comb += go.eq(creq.ready & rid_room)
+        taken = Signal(2 * nn)           # the request taken this cycle (one-hot)
+        m.d.comb += taken.eq(Mux(go, win, 0))
+        reqs = Signal(2 * nn)            # requests still waiting after this cycle
+        m.d.comb += reqs.eq(Cat(*[rq[k].o.valid for k in order]) & ~taken)
+        feed_req = Mux(cur, reqs[nn:], reqs[:nn])
+        other_req = Mux(cur, reqs[:nn], reqs[nn:])
+        feed_sel = Signal(range(nn))
+        feed_oh = Signal(nn)             # feed_sel, one-hot (0: no feeding-set request)
+        with comp.Switch(rr):
+            for last in range(nn):
+                with comp.Case(last):
+                    for ni in reversed([(last + 1 + j) % nn for j in range(nn)]):
+                        with comp.If(feed_req[ni]):
+                            comp.d.comb += [feed_sel.eq(ni), feed_oh.eq(1 << ni)]
+        other_oh = Signal(nn)
+        for ni in reversed(range(nn)):   # later assignments win: the lowest plane first
+            with comp.If(other_req[ni]):
+                comp.d.comb += other_oh.eq(1 << ni)
+        feed_any = feed_oh.any()
+        next_win = Signal(2 * nn)
+        m.d.comb += next_win.eq(Mux(feed_any, Mux(cur, Cat(Const(0, nn), feed_oh), feed_oh),
+                                    Mux(cur, other_oh, Cat(Const(0, nn), other_oh))))
+        # A chosen request waits (win holds) until the TCM side takes it.
+        with comp.If(~win.any() | go):
+            comp.d.sync += win.eq(next_win)
+            with comp.If(feed_any):
+                comp.d.sync += rr.eq(feed_sel)
+        # win is one-hot: the chosen request's address and index are ORs over all ten.
+        req_addr = Signal(laddr_bits)
+        win_index = Signal(4)
         m.d.comb += [
-            creq.valid.eq(any_req & rid_fifo.w_rdy),
+            req_addr.eq(reduce(operator.or_, [Mux(win[i], rq[k].o.payload, 0)
+                                              for i, k in enumerate(order)])),
+            win_index.eq(reduce(operator.or_, [Mux(win[i], i, 0) for i in range(2 * nn)])),
+        ]
+        m.d.comb += [
+            creq.valid.eq(win.any() & rid_room),
             creq.payload.addr.eq(req_addr << _log2(cfg.tcm_banks)),
             creq.payload.wide.eq(1),
-            rid_fifo.w_data.eq(grant),
+            rid_fifo.w_data.eq(win_index),
             rid_fifo.w_en.eq(creq.valid & creq.ready),
         ]
-        with comp.If(creq.valid & creq.ready & feed_any):
-            comp.d.sync += rr.eq(feed_sel)
-        for i, (si, n) in enumerate(order):
-            m.d.comb += rq[si, n].o.ready.eq(creq.ready & rid_fifo.w_rdy & any_req &
-                                             (grant == i))
+        for i, k in enumerate(order):
+            m.d.comb += rq[k].o.ready.eq(taken[i])
         m.d.comb += tcm.compute_resp.ready.eq(1)
         resp_line = Cat(*[tcm.compute_resp.payload[i] for i in range(cfg.tcm_banks)])
         for i, (si, n) in enumerate(order):
@@ -426,21 +466,41 @@ class NpuTop(wiring.Component):
             m.d.comb += set_idle[si].eq(Cat(*[r.idle for r in sets[si].values()]).all())
         all_idle = Signal()
         m.d.comb += all_idle.eq(set_idle[0] & set_idle[1])
+        # Timing: arming (the readers' start, which also resets their output slices) is
+        # decided from registers only. set_idle_q lags set_idle by a cycle, which is safe: a
+        # set idle a cycle ago is idle now unless it was armed then, and then `armed` holds
+        # it. arm_more (arm_rt < rts) is kept as a register, and each plane's base line has a
+        # register of its own (the sums were carry chains in front of the readers).
+        set_idle_q = Signal(2, init=0b11)
+        comp.d.sync += set_idle_q.eq(Cat(*set_idle))
+        arm_more = Signal()
+        rts_m1 = Signal(16)
+        m.d.sync += rts_m1.eq(rts - 1)
+        lines_q = {n: Signal(24, name=f"{n}_lines_q") for n in names}
+        m.d.sync += [lines_q["val"].eq(v_lines), lines_q["pat"].eq(p_lines),
+                     lines_q["wsc"].eq(s_lines), lines_q["xc"].eq(xc_lines),
+                     lines_q["xs"].eq(xs_lines)]
+        # Row tile r's planes start at w_line + r * panel_lines (+ the planes before them).
+        pat_off, wsc_off, xs_base = Signal(24), Signal(24), Signal(laddr_bits + 1)
+        m.d.sync += [pat_off.eq(lines_q["val"]), wsc_off.eq(lines_q["val"] + lines_q["pat"]),
+                     xs_base.eq(x_line + lines_q["xc"])]
+        pat_base, wsc_base = Signal.like(arm_base), Signal.like(arm_base)
         arm_set = arm_rt[0]
         for si in range(2):
             rs = sets[si]
-            m.d.comb += [
-                rs["val"].base.eq(arm_base), rs["val"].lines.eq(v_lines),
-                rs["pat"].base.eq(arm_base + v_lines), rs["pat"].lines.eq(p_lines),
-                rs["wsc"].base.eq(arm_base + v_lines + p_lines), rs["wsc"].lines.eq(s_lines),
-                rs["xc"].base.eq(x_line), rs["xc"].lines.eq(xc_lines),
-                rs["xs"].base.eq(x_line + xc_lines), rs["xs"].lines.eq(xs_lines),
-            ]
-            can_arm = feeding & (arm_rt < rts) & (arm_set == si) & ~armed[si] & set_idle[si]
+            for n in names:
+                m.d.comb += rs[n].lines.eq(lines_q[n])
+            m.d.comb += [rs["val"].base.eq(arm_base), rs["pat"].base.eq(pat_base),
+                         rs["wsc"].base.eq(wsc_base), rs["xc"].base.eq(x_line),
+                         rs["xs"].base.eq(xs_base)]
+            can_arm = feeding & arm_more & (arm_set == si) & ~armed[si] & set_idle_q[si]
             with comp.If(can_arm):
                 comp.d.comb += [r.start.eq(1) for r in rs.values()]
                 comp.d.sync += [armed[si].eq(1), arm_rt.eq(arm_rt + 1),
-                                arm_base.eq(arm_base + panel_lines)]
+                                arm_more.eq(arm_rt < rts_m1),
+                                arm_base.eq(arm_base + panel_lines),
+                                pat_base.eq(pat_base + panel_lines),
+                                wsc_base.eq(wsc_base + panel_lines)]
         # Join the planes of the feeding set into one step beat.
         # The joined beat passes a register slice: the readers' element muxes then end at
         # registers, not in the engine's lanes (that path was the small top's longest).
@@ -478,12 +538,12 @@ class NpuTop(wiring.Component):
         with comp.If(st_fire):
             comp.d.sync += [step_in_rt.eq(step_in_rt + 1),
                             s_in_blk.eq(Mux(blk_last, 0, s_in_blk + 1))]
-            with comp.If(step_in_rt == steps - 1):
+            with comp.If(step_in_rt == steps_m1):
                 comp.d.sync += [rt.eq(rt + 1), cur.eq(~cur), step_in_rt.eq(0), s_in_blk.eq(0)]
                 for si in range(2):     # bit by bit: the other set may be armed now
                     with comp.If(cur == si):
                         comp.d.sync += armed[si].eq(0)
-                with comp.If(rt == rts - 1):
+                with comp.If(rt == rts_m1):
                     comp.d.sync += feeding.eq(0)
         # Engine job (all row tiles at once).
         c_ok = Signal()
@@ -537,7 +597,7 @@ class NpuTop(wiring.Component):
         with comp.If(c_start):
             comp.d.sync += [c_active.eq(1), c_wait.eq(1), job_sent.eq(0), rt.eq(0), c_ok.eq(0),
                             y_rt.eq(0), y_j.eq(0), arm_rt.eq(0), armed.eq(0), cur.eq(0),
-                            step_in_rt.eq(0), s_in_blk.eq(0)]
+                            step_in_rt.eq(0), s_in_blk.eq(0), arm_more.eq(0)]
         gemv_cmd_addr = Signal(64)
         # The checks' outcomes are free-running registers (one cycle after w_span), read by
         # c_checking: sums and compares in the checking cycle fed the error priority mux.
@@ -562,7 +622,9 @@ class NpuTop(wiring.Component):
             with comp.Elif(chk_y):
                 report(comp, "compute", ErrorCode.TCM_RANGE, g.gemv.y_addr)
             with comp.Else():
-                comp.d.sync += [feeding.eq(1), arm_base.eq(w_line), c_ok.eq(1)]
+                comp.d.sync += [feeding.eq(1), arm_base.eq(w_line), c_ok.eq(1),
+                                pat_base.eq(w_line + pat_off), wsc_base.eq(w_line + wsc_off),
+                                arm_more.eq(1)]     # rts >= 1 (checked)
         # LUT: one VLutEngine job per command.
         l_start = Signal()
         lut_job_sent = Signal()
@@ -676,7 +738,7 @@ class NpuTop(wiring.Component):
                     report(core, "dispatch", ErrorCode.DRAM_RANGE, cmd_base)
                 with core.Else():
                     core.d.sync += [state.eq(_State.RUN), fetching.eq(1), f_next.eq(cmd_base),
-                                    f_left.eq(cmd_count)]
+                                    f_left.eq(cmd_count), f_sized.eq(0)]
             with core.Case(_State.RUN), core.If(~err_pend):
                 list_out = ~cmd_fifo.r_rdy & (f_left == 0) & ~f_busy & (loaded == cmd_count)
                 with core.If(~h_valid & list_out):        # the list ran out before END
