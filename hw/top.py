@@ -375,8 +375,8 @@ class NpuTop(wiring.Component):
         # reader filled its whole credit before the next reader got a line (the first step
         # waited ~50 cycles). Responses come back in order.
         # Timing: the decision is registered (win, one-hot over `order`): the winner is
-        # chosen a cycle ahead from the request slices' valids, leaving out the one taken in
-        # that cycle, so a chosen request is still there when it is taken (a stream's valid
+        # chosen a cycle ahead from the request slices' valids, leaving out the current
+        # winner, so a chosen request is still there when it is taken (a stream's valid
         # holds until taken, and only this arbiter takes). The readies and the address mux
         # then come from flip-flops: computed in the taking cycle, the choice ran from the
         # request valids through the priority logic into all ten slices (the NPU's deepest
@@ -400,10 +400,11 @@ class NpuTop(wiring.Component):
         comp.d.sync += rid_room.eq(rid_fifo.level < rid_fifo.depth - 1)
         go = Signal()                    # the chosen request (if any) is taken this cycle
         m.d.comb += go.eq(creq.ready & rid_room)
-        taken = Signal(2 * nn)           # the request taken this cycle (one-hot)
-        m.d.comb += taken.eq(Mux(go, win, 0))
-        reqs = Signal(2 * nn)            # requests still waiting after this cycle
-        m.d.comb += reqs.eq(Cat(*[rq[k].o.valid for k in order]) & ~taken)
+        # The next winner is chosen among the requests other than this cycle's winner, and
+        # taken as the next one only if this one goes: so the choice comes from flip-flops
+        # alone and `go` is only its load enable.
+        reqs = Signal(2 * nn)
+        m.d.comb += reqs.eq(Cat(*[rq[k].o.valid for k in order]) & ~win)
         feed_req = Mux(cur, reqs[nn:], reqs[:nn])
         other_req = Mux(cur, reqs[:nn], reqs[nn:])
         feed_sel = Signal(range(nn))
@@ -443,7 +444,7 @@ class NpuTop(wiring.Component):
             rid_fifo.w_en.eq(creq.valid & creq.ready),
         ]
         for i, k in enumerate(order):
-            m.d.comb += rq[k].o.ready.eq(taken[i])
+            m.d.comb += rq[k].o.ready.eq(win[i] & go)
         m.d.comb += tcm.compute_resp.ready.eq(1)
         resp_line = Cat(*[tcm.compute_resp.payload[i] for i in range(cfg.tcm_banks)])
         for i, (si, n) in enumerate(order):
@@ -703,6 +704,10 @@ class NpuTop(wiring.Component):
         # The command list's checks are free-running registers of cmd_base and cmd_count
         # (set by the start); CHECK waits a cycle for them (timing: 64-bit sums and compares
         # in front of the error mux).
+        # All words of the list taken into h: a register (a 32-bit compare in front of the
+        # error logic); a cycle late at worst, which only delays the list-ran-out error.
+        all_loaded = Signal()
+        core.d.sync += all_loaded.eq(loaded == cmd_count)
         check_wait = Signal()
         list_empty, list_outside = Signal(), Signal()
         m.d.sync += [list_empty.eq(cmd_count == 0),
@@ -740,7 +745,7 @@ class NpuTop(wiring.Component):
                     core.d.sync += [state.eq(_State.RUN), fetching.eq(1), f_next.eq(cmd_base),
                                     f_left.eq(cmd_count), f_sized.eq(0)]
             with core.Case(_State.RUN), core.If(~err_pend):
-                list_out = ~cmd_fifo.r_rdy & (f_left == 0) & ~f_busy & (loaded == cmd_count)
+                list_out = ~cmd_fifo.r_rdy & f_sized & ~f_any_left & ~f_busy & all_loaded
                 with core.If(~h_valid & list_out):        # the list ran out before END
                     report(core, "dispatch", ErrorCode.BAD_LENGTH, cmd_base)
                 with core.Elif(h_valid), core.Switch(h_op):
