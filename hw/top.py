@@ -391,8 +391,16 @@ class NpuTop(wiring.Component):
         # ends at the slice's registered ready: together they made the small top's longest
         # path (plane reader -> arbiter -> TCM grant -> readers and the vec port's users).
         # One cycle more per line read; the readers' credit covers it.
-        comp.submodules.creq_skid = creq_skid = StreamSkid(tcm.compute_req.payload.shape())
-        wiring.connect(comp, creq_skid.o, tcm.compute_req)
+        # It carries the line address only: every compute read is wide, and a constant `wide`
+        # at the TCM (not a flip-flop of the slice) lets synthesis drop the narrow-read logic
+        # from the TCM's arbitration.
+        comp.submodules.creq_skid = creq_skid = StreamSkid(laddr_bits)
+        m.d.comb += [
+            tcm.compute_req.valid.eq(creq_skid.o.valid),
+            tcm.compute_req.payload.addr.eq(creq_skid.o.payload << _log2(cfg.tcm_banks)),
+            tcm.compute_req.payload.wide.eq(1),
+            creq_skid.o.ready.eq(tcm.compute_req.ready),
+        ]
         creq = creq_skid.i
         # rid_room: the rid FIFO has room for this cycle's push; a register (the FIFO's level
         # compare fed the arbiter), kept one entry short of full, so it is never stale.
@@ -438,8 +446,7 @@ class NpuTop(wiring.Component):
         ]
         m.d.comb += [
             creq.valid.eq(win.any() & rid_room),
-            creq.payload.addr.eq(req_addr << _log2(cfg.tcm_banks)),
-            creq.payload.wide.eq(1),
+            creq.payload.eq(req_addr),
             rid_fifo.w_data.eq(win_index),
             rid_fifo.w_en.eq(creq.valid & creq.ready),
         ]
@@ -645,16 +652,21 @@ class NpuTop(wiring.Component):
         lut_table_out, lut_src_out = Signal(), Signal()
         m.d.sync += [lut_table_out.eq(g.lut.table_addr + 32 > tcm_bytes),
                      lut_src_out.eq(g.lut.src_addr + ((g.lut.count + 1) >> 1) > tcm_bytes)]
-        with comp.If(vlut.done.valid):
+        # Timing: the VLutEngine's completion is registered before it ends the command and
+        # picks the error site (its state decode fed the compute unit's error address mux).
+        # lut_active stays set for that cycle, so nothing is dispatched before it is seen.
+        lut_done, lut_err = Signal(), Signal(VLutError)
+        comp.d.sync += [lut_done.eq(vlut.done.valid), lut_err.eq(vlut.done.payload)]
+        with comp.If(lut_done):
             comp.d.sync += lut_active.eq(0)
-            with comp.If(vlut.done.payload == VLutError.TCM_RANGE):
+            with comp.If(lut_err == VLutError.TCM_RANGE):
                 with comp.If(lut_table_out):
                     report(comp, "compute", ErrorCode.TCM_RANGE, g.lut.table_addr)
                 with comp.Elif(lut_src_out):
                     report(comp, "compute", ErrorCode.TCM_RANGE, g.lut.src_addr)
                 with comp.Else():
                     report(comp, "compute", ErrorCode.TCM_RANGE, g.lut.dst_addr)
-            with comp.Elif(vlut.done.payload != VLutError.NONE):
+            with comp.Elif(lut_err != VLutError.NONE):
                 report(comp, "compute", ErrorCode.BAD_LENGTH, lut_cmd_addr)
         comp_busy = Signal()
         m.d.comb += comp_busy.eq(c_active | lut_active | vreq_skid.o.valid)
