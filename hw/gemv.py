@@ -58,7 +58,8 @@ class GemvEngine(wiring.Component):
     """L-lane block-scaled E2M1 GEMV with 2:4 sparse or dense weights.
 
     Per step, lane ``i`` computes ``SparseMacPair(x, w[i], pattern[i]).sum`` (pipelined:
-    the step is registered as taken, then the products, then the sum) and writes it into
+    the step is registered as taken, then the selected activations, then the products,
+    then the sum) and writes it into
     its lane FIFO, which feeds its :class:`BlockAccumulator` through a 2-entry skid buffer;
     the accumulator closes a block every
     ``steps_per_block`` steps with ``scale_w[i] * scale_x`` and accumulates the row in FP32
@@ -70,8 +71,8 @@ class GemvEngine(wiring.Component):
     The lanes never stall the engine within a cycle: ``step.ready`` comes from registers
     only (a credit check on the lane FIFOs' levels), so no accumulator's ``ready`` is
     combined over the lanes. Latency from the last step of a row tile to its ``y``:
-    :attr:`latency` = 5 (input, product and sum registers, lane FIFO and its skid
-    buffer) + the accumulator's latency.
+    :attr:`latency` = 6 (input, selection, product and sum registers, lane FIFO and its
+    skid buffer) + the accumulator's latency.
 
     Parameters
     ----------
@@ -129,9 +130,9 @@ class GemvEngine(wiring.Component):
     @property
     def latency(self) -> int:
         """Cycles from the last step of a row tile to its ``y`` beat when nothing stalls:
-        3 (input, product and sum registers) + 2 (lane FIFO and its skid buffer) + the
-        accumulator's latency."""
-        return 3 + 2 + self._acc_latency
+        4 (input, selection, product and sum registers) + 2 (lane FIFO and its skid buffer)
+        + the accumulator's latency."""
+        return 4 + 2 + self._acc_latency
 
     def elaborate(self, platform):
         m = Module()
@@ -139,7 +140,7 @@ class GemvEngine(wiring.Component):
         lanes = cfg.lanes
         sp_steps, dn_steps = cfg.block_size // 4, cfg.block_size // 2
 
-        macs = [SparseMacPair(latency=1) for _ in range(lanes)]
+        macs = [SparseMacPair(latency=2) for _ in range(lanes)]
         accs = [BlockAccumulator(cfg) for _ in range(lanes)]
         fifos = [SyncFIFO(width=PartialSum.as_shape().size, depth=_LANE_FIFO_DEPTH)
                  for _ in range(lanes)]
@@ -163,13 +164,17 @@ class GemvEngine(wiring.Component):
         kb_m2, rt_m2 = Signal(16), Signal(16)
         steps_one, kb_one = Signal(), Signal()  # one step per block / one block per row
 
-        # Three stages, data registers loading every cycle (only the valid bits follow
+        # Four stages, data registers loading every cycle (only the valid bits follow
         # `fire`): in_* holds the step as taken (the top's operand path ends at a register),
-        # s1_* its control beside each lane's product register (SparseMacPair latency 1),
-        # st_* the lanes' partial sums, written into the lane FIFOs.
+        # s0_* its control beside each lane's decoder register and s1_* beside its product
+        # register (SparseMacPair latency 2), st_* the lanes' partial sums, written into the
+        # lane FIFOs.
         in_valid, in_bad, in_block_last, in_row_last = Signal(), Signal(), Signal(), Signal()
         in_rt, in_gstep = Signal(16), Signal(32)
         in_step = Signal(gemv_step_layout(cfg))
+        s0_valid, s0_block_last, s0_row_last = Signal(), Signal(), Signal()
+        s0_scale_w = [Signal(8, name=f"s0_scale_w{i}") for i in range(lanes)]
+        s0_scale_x = Signal(8)
         s1_valid, s1_block_last, s1_row_last = Signal(), Signal(), Signal()
         s1_scale_w = [Signal(8, name=f"s1_scale_w{i}") for i in range(lanes)]
         s1_scale_x = Signal(8)
@@ -187,14 +192,14 @@ class GemvEngine(wiring.Component):
                          last_blk.eq(jp.k_blocks == 1), last_rt.eq(jp.row_tiles == 1)]
 
         # ---- credit: the lanes never stall the engine -----------------------------------
-        # A step taken in cycle t is written into every lane FIFO in cycle t + 3; `room`
-        # (registered) looks at the FIFO levels of cycle t - 1, so up to 5 writes (steps
-        # taken in t - 4 .. t) are not in that level yet. Taking a step only while every
-        # level is <= depth - 5 means no FIFO overflows, whatever its accumulator does, and
+        # A step taken in cycle t is written into every lane FIFO in cycle t + 4; `room`
+        # (registered) looks at the FIFO levels of cycle t - 1, so up to 6 writes (steps
+        # taken in t - 5 .. t) are not in that level yet. Taking a step only while every
+        # level is <= depth - 6 means no FIFO overflows, whatever its accumulator does, and
         # no lane's ready reaches the engine or another lane in the same cycle (the global
         # stall was the engine's critical path). At full rate a level stays at 1.
         room = Signal()
-        m.d.sync += room.eq(_all([f.level <= _LANE_FIFO_DEPTH - 5 for f in fifos]))
+        m.d.sync += room.eq(_all([f.level <= _LANE_FIFO_DEPTH - 6 for f in fifos]))
 
         p = self.step.payload
         can_take = Signal()
@@ -236,13 +241,16 @@ class GemvEngine(wiring.Component):
             m.d.sync += [self.error.eq(1), self.fault.row_tile.eq(in_rt),
                          self.fault.step.eq(in_gstep), self.fault.lane.eq(lane)]
 
-        # ---- stage 1: products ------------------------------------------------------------
+        # ---- stages 0 and 1: selected activations, products -------------------------------
         for i, mac in enumerate(macs):
             m.d.comb += [mac.x.eq(in_step.x), mac.w.eq(in_step.w[i]),
                          mac.pattern.eq(in_step.pattern[i])]
-        m.d.sync += [s1_valid.eq(in_valid & ~in_bad), s1_block_last.eq(in_block_last),
-                     s1_row_last.eq(in_row_last), s1_scale_x.eq(in_step.scale_x)]
-        m.d.sync += [s1_scale_w[i].eq(in_step.scale_w[i]) for i in range(lanes)]
+        m.d.sync += [s0_valid.eq(in_valid & ~in_bad), s0_block_last.eq(in_block_last),
+                     s0_row_last.eq(in_row_last), s0_scale_x.eq(in_step.scale_x)]
+        m.d.sync += [s0_scale_w[i].eq(in_step.scale_w[i]) for i in range(lanes)]
+        m.d.sync += [s1_valid.eq(s0_valid), s1_block_last.eq(s0_block_last),
+                     s1_row_last.eq(s0_row_last), s1_scale_x.eq(s0_scale_x)]
+        m.d.sync += [s1_scale_w[i].eq(s0_scale_w[i]) for i in range(lanes)]
 
         # ---- stage 2 (sums) and the lane FIFOs --------------------------------------------
         m.d.sync += st_valid.eq(s1_valid)
@@ -287,7 +295,7 @@ class GemvEngine(wiring.Component):
         inc = st_valid & st[0].row_last
         m.d.sync += outstanding.eq(outstanding + inc - y_fire_r)
         pending = (outstanding != 0) & ~(y_fire_r & (outstanding == 1))
-        m.d.comb += self.busy.eq(active | in_valid | s1_valid | st_valid | pending)
+        m.d.comb += self.busy.eq(active | in_valid | s0_valid | s1_valid | st_valid | pending)
         return m
 
 

@@ -35,11 +35,14 @@ class SparseMacPair(wiring.Component):
     enter each cycle), so ``sum`` and ``invalid`` belong to the inputs of the previous
     cycle; the decoder and the multipliers are before the register, the adder after it
     (a caller that registers ``sum`` then has two short stages instead of one long path).
+    ``latency=2`` also registers the decoder's output (the two selected activations, the
+    weights and ``invalid``) in front of the multipliers: three short stages.
 
     Parameters
     ----------
     latency : int
-        0 (combinational) or 1 (register between the multipliers and the adder).
+        0 (combinational), 1 (register between the multipliers and the adder) or 2 (and one
+        between the decoder and the multipliers).
 
     Members
     -------
@@ -62,9 +65,9 @@ class SparseMacPair(wiring.Component):
     invalid: Out(1)
 
     def __init__(self, latency: int = 0):
-        if latency not in (0, 1):
+        if latency not in (0, 1, 2):
             self._MustUse__silence = True    # a rejected object is not an unused design
-            raise ValueError(f"SparseMacPair latency must be 0 or 1, not {latency!r}")
+            raise ValueError(f"SparseMacPair latency must be 0, 1 or 2, not {latency!r}")
         self._latency = latency
         super().__init__()
 
@@ -87,11 +90,18 @@ class SparseMacPair(wiring.Component):
                     m.d.comb += [x0.eq(self.x[pos0]), x1.eq(self.x[pos1])]
             with m.Default():
                 m.d.comb += bad.eq(1)
+        w = self.w
+        if self._latency == 2:
+            # The decoder's output is registered: the selection no longer adds to the
+            # multipliers' table lookup in one cycle.
+            x0_q, x1_q, w_q, bad_q = Signal(4), Signal(4), Signal.like(self.w), Signal()
+            m.d.sync += [x0_q.eq(x0), x1_q.eq(x1), w_q.eq(self.w), bad_q.eq(bad)]
+            x0, x1, w, bad = x0_q, x1_q, w_q, bad_q
         m.d.comb += [
-            mul0.a.eq(self.w[0]), mul0.b.eq(x0),
-            mul1.a.eq(self.w[1]), mul1.b.eq(x1),
+            mul0.a.eq(w[0]), mul0.b.eq(x0),
+            mul1.a.eq(w[1]), mul1.b.eq(x1),
         ]
-        # latency=1: the stage register sits between the multipliers and the adder.
+        # latency >= 1: the stage register sits between the multipliers and the adder.
         dom = m.d.sync if self._latency else m.d.comb
         p0, p1 = Signal(PRODUCT_SHAPE), Signal(PRODUCT_SHAPE)
         dom += [p0.eq(mul0.p), p1.eq(mul1.p), self.invalid.eq(bad)]

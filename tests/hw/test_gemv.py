@@ -146,7 +146,7 @@ def test_full_rate_one_step_per_cycle_without_back_pressure():
     # All 64 steps were taken on consecutive cycles: the engine never stalled the operands.
     assert st["fires"] == len(beats) == 64
     assert st["last_fire"] - st["first_fire"] == 63
-    assert st["latency"] == 5 + BlockAccumulator.latency_for(cfg)
+    assert st["latency"] == 6 + BlockAccumulator.latency_for(cfg)
     assert st["cycles"] <= len(beats) + st["latency"] + 6
 
 

@@ -24,7 +24,7 @@ def run(rtl_run, cases, latency=0):
     return rtl_run(dut, cases, ["sum", "invalid"], latency=latency)
 
 
-@pytest.mark.parametrize("latency", [0, 1])
+@pytest.mark.parametrize("latency", [0, 1, 2])
 @pytest.mark.parametrize("pattern", range(8))
 def test_each_pattern_code_with_random_codes(rtl_run, pattern, latency):
     rng = np.random.default_rng(100 + pattern)
@@ -64,19 +64,21 @@ def test_extremes_and_dense_pattern_zero(rtl_run):
     assert [(r["sum"], r["invalid"]) for r in got] == [(288, 0), (-288, 0), (0, 0), (0, 1)]
 
 
-def test_latency_one_takes_a_new_group_every_cycle(rtl_run):
-    # Back-to-back groups with every pattern code interleaved: with the decoder register,
-    # each result belongs to the group of the cycle before, never to a neighbour.
+@pytest.mark.parametrize("latency", [1, 2])
+def test_pipelined_forms_take_a_new_group_every_cycle(rtl_run, latency):
+    # Back-to-back groups with every pattern code interleaved: with the stage registers,
+    # each result belongs to the group `latency` cycles before, never to a neighbour.
     rng = np.random.default_rng(7)
     cases = [{"x": [int(c) for c in rng.integers(0, 16, 4)],
               "w": [int(c) for c in rng.integers(0, 16, 2)], "pattern": int(p)}
              for p in rng.integers(0, 8, 400)]
-    got = run(rtl_run, cases, latency=1)
+    got = run(rtl_run, cases, latency=latency)
     for c, r in zip(cases, got):
         assert r["invalid"] == (c["pattern"] >= 6), (c, r)
         assert r["sum"] == golden_sum(c["x"], c["w"], c["pattern"]), (c, r)
 
 
-def test_latency_other_than_0_or_1_is_rejected():
-    with pytest.raises(ValueError, match="latency must be 0 or 1"):
-        SparseMacPair(2)
+@pytest.mark.parametrize("latency", [-1, 3, 1.5])
+def test_latency_other_than_0_1_or_2_is_rejected(latency):
+    with pytest.raises(ValueError, match="latency must be 0, 1 or 2, not"):
+        SparseMacPair(latency)
