@@ -103,13 +103,19 @@ class NpuTop(wiring.Component):
         wiring.connect(m, wiring.flipped(self.csr), csr.bus)
         m.d.comb += self.irq.eq(csr.irq)
 
-        # Everything but the CSR restarts on a soft reset.
+        # Everything but the CSR restarts on a soft reset. Timing: each unit's reset is one
+        # flip-flop (ORed only with the domain's own reset), not a chain of ORs from the Csr
+        # across the die to thousands of flip-flops; so the soft reset acts a cycle after the
+        # CSR write (the NPU is idle then: nothing else happens in that cycle).
         core = Module()
-        m.submodules.core = ResetInserter(csr.soft_reset)(core)
-        # The compute unit also restarts on start and after an error.
+        core_rst = Signal()
+        m.d.sync += core_rst.eq(csr.soft_reset)
+        m.submodules.core = ResetInserter(core_rst)(core)
+        # The compute unit also restarts on start and after an error: its own reset register
+        # (beside the core, not inside it) covers the soft reset too.
         comp = Module()
         comp_clear = Signal()
-        core.submodules.comp = ResetInserter(comp_clear)(comp)
+        m.submodules.comp = ResetInserter(comp_clear)(comp)
 
         core.submodules.tcm = tcm = Tcm(cfg)
         core.submodules.dma = dma = Dma(cfg)
@@ -344,6 +350,11 @@ class NpuTop(wiring.Component):
         sets = []
         rq = {}                          # (set, name) -> the reader's request slice
         ro = {}                          # (set, name) -> the reader's output slice
+        # arm_q: set si was armed (its readers started) in the previous cycle. It resets that
+        # set's output slices (timing: a flip-flop, not the arming decision, on their reset)
+        # and only then marks the set armed, so no step is taken from a slice not yet cleared.
+        # A reader's first element comes several cycles after its start, so none is lost.
+        arm_q = Signal(2)
         for si in range(2):
             rs = {}
             for n in names:
@@ -364,7 +375,7 @@ class NpuTop(wiring.Component):
                 # A run's unused tail elements (a last line not taken to its end) are dropped
                 # by the reader's start, so the slice restarts with it.
                 ro[si, n] = StreamSkid(elem[n])
-                comp.submodules[f"ro{si}_{n}"] = ResetInserter(rs[n].start)(ro[si, n])
+                comp.submodules[f"ro{si}_{n}"] = ResetInserter(arm_q[si])(ro[si, n])
                 wiring.connect(comp, rs[n].out, ro[si, n].i)
             sets.append(rs)
         order = [(si, n) for si in range(2) for n in names]
@@ -476,8 +487,8 @@ class NpuTop(wiring.Component):
         m.d.comb += all_idle.eq(set_idle[0] & set_idle[1])
         # Timing: arming (the readers' start, which also resets their output slices) is
         # decided from registers only. set_idle_q lags set_idle by a cycle, which is safe: a
-        # set idle a cycle ago is idle now unless it was armed then, and then `armed` holds
-        # it. arm_more (arm_rt < rts) is kept as a register, and each plane's base line has a
+        # set idle a cycle ago is idle now unless it was armed then, and then arm_rt has
+        # moved on to the other set (and `armed` holds it from the cycle after). arm_more (arm_rt < rts) is kept as a register, and each plane's base line has a
         # register of its own (the sums were carry chains in front of the readers).
         set_idle_q = Signal(2, init=0b11)
         comp.d.sync += set_idle_q.eq(Cat(*set_idle))
@@ -502,9 +513,12 @@ class NpuTop(wiring.Component):
                          rs["wsc"].base.eq(wsc_base), rs["xc"].base.eq(x_line),
                          rs["xs"].base.eq(xs_base)]
             can_arm = feeding & arm_more & (arm_set == si) & ~armed[si] & set_idle_q[si]
+            comp.d.sync += arm_q[si].eq(can_arm)
+            with comp.If(arm_q[si]):
+                comp.d.sync += armed[si].eq(1)
             with comp.If(can_arm):
                 comp.d.comb += [r.start.eq(1) for r in rs.values()]
-                comp.d.sync += [armed[si].eq(1), arm_rt.eq(arm_rt + 1),
+                comp.d.sync += [arm_rt.eq(arm_rt + 1),
                                 arm_more.eq(arm_rt < rts_m1),
                                 arm_base.eq(arm_base + panel_lines),
                                 pat_base.eq(pat_base + panel_lines),
@@ -712,7 +726,7 @@ class NpuTop(wiring.Component):
         # Timing: the compute unit's reset reaches thousands of flip-flops (lanes, readers),
         # so it leaves from a register, a cycle after the start or the drain; no command
         # reaches the compute unit that early (the command list is still being fetched).
-        core.d.sync += comp_clear.eq(start | drain_done)
+        m.d.sync += comp_clear.eq(csr.soft_reset | start | drain_done)
         # The command list's checks are free-running registers of cmd_base and cmd_count
         # (set by the start); CHECK waits a cycle for them (timing: 64-bit sums and compares
         # in front of the error mux).
