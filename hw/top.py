@@ -298,7 +298,8 @@ class NpuTop(wiring.Component):
                         report(core, "dma", ec, a)
 
         # ---- compute unit: GEMV feeder, engine, y writer ----------------------------------------
-        g = Signal(Command)              # the GEMV being run
+        g = Signal(Command)              # the GEMV or LUT command being run
+        g_addr = Signal(64)              # its byte address (for error reports)
         c_start = Signal()               # dispatcher issues a GEMV this cycle
         c_active = Signal()
         sparse = g.gemv.flags.sparse
@@ -620,7 +621,6 @@ class NpuTop(wiring.Component):
             comp.d.sync += [c_active.eq(1), c_wait.eq(1), job_sent.eq(0), rt.eq(0), c_ok.eq(0),
                             y_rt.eq(0), y_j.eq(0), arm_rt.eq(0), armed.eq(0), cur.eq(0),
                             step_in_rt.eq(0), s_in_blk.eq(0), arm_more.eq(0)]
-        gemv_cmd_addr = Signal(64)
         # The checks' outcomes are free-running registers (one cycle after w_span), read by
         # c_checking: sums and compares in the checking cycle fed the error priority mux.
         misaligned = (g.gemv.w_addr[:lnb] != 0) | (g.gemv.x_addr[:lnb] != 0) | \
@@ -634,9 +634,9 @@ class NpuTop(wiring.Component):
         with comp.If(c_checking):
             comp.d.sync += c_checking.eq(0)
             with comp.If(chk_len):
-                report(comp, "compute", ErrorCode.BAD_LENGTH, gemv_cmd_addr)
+                report(comp, "compute", ErrorCode.BAD_LENGTH, g_addr)
             with comp.Elif(chk_gemv):
-                report(comp, "compute", ErrorCode.BAD_GEMV, gemv_cmd_addr)
+                report(comp, "compute", ErrorCode.BAD_GEMV, g_addr)
             with comp.Elif(chk_x):
                 report(comp, "compute", ErrorCode.TCM_RANGE, g.gemv.x_addr)
             with comp.Elif(chk_w):
@@ -650,7 +650,6 @@ class NpuTop(wiring.Component):
         # LUT: one VLutEngine job per command.
         l_start = Signal()
         lut_job_sent = Signal()
-        lut_cmd_addr = Signal(64)
         with comp.If(l_start):
             comp.d.sync += [lut_active.eq(1), lut_job_sent.eq(0)]
         m.d.comb += [vlut.job.valid.eq(lut_active & ~lut_job_sent),
@@ -681,7 +680,7 @@ class NpuTop(wiring.Component):
                 with comp.Else():
                     report(comp, "compute", ErrorCode.TCM_RANGE, g.lut.dst_addr)
             with comp.Elif(lut_err != VLutError.NONE):
-                report(comp, "compute", ErrorCode.BAD_LENGTH, lut_cmd_addr)
+                report(comp, "compute", ErrorCode.BAD_LENGTH, g_addr)
         comp_busy = Signal()
         m.d.comb += comp_busy.eq(c_active | lut_active | vreq_skid.o.valid)
         with comp.If(c_active & ~c_wait.any() & ~c_checking & ~feeding & job_sent &
@@ -719,6 +718,12 @@ class NpuTop(wiring.Component):
         is_end = Signal()
         take = Signal()                             # h's command is dispatched this cycle
         load = Signal()                             # h takes the FIFO's head word
+        # Timing: g follows the dispatch register h while the compute unit is free, rather
+        # than loading in the dispatch cycle (its 192-bit load enable was the end of the
+        # dispatch decision). A command dispatched in cycle t is h(t), which g holds from
+        # t + 1 -- the first cycle the compute unit reads it -- until the unit is free again.
+        with core.If(~comp_busy):
+            core.d.sync += [g.eq(h), g_addr.eq(h_addr)]
         start = csr.start
         drain_done = Signal()
         m.d.comb += drain_done.eq((state == _State.DRAIN) & ~dma_busy & ~f_busy & ~f_arvalid &
@@ -788,10 +793,8 @@ class NpuTop(wiring.Component):
                                                            DmaDir.TO_DRAM, DmaDir.TO_TCM))]
                     with core.Case(Opcode.GEMV), core.If(~comp_busy):
                         core.d.comb += [take.eq(1), c_start.eq(1)]
-                        core.d.sync += [g.eq(h), gemv_cmd_addr.eq(h_addr)]
                     with core.Case(Opcode.LUT), core.If(~comp_busy):
                         core.d.comb += [take.eq(1), l_start.eq(1)]
-                        core.d.sync += [g.eq(h), lut_cmd_addr.eq(h_addr)]
                     with core.Case(Opcode.SYNC):
                         core.d.comb += take.eq(1)
                         core.d.sync += [state.eq(_State.WAIT), is_end.eq(0),
