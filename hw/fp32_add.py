@@ -90,7 +90,9 @@ class _Pipe:
         out = {}
         for key, value in values.items():
             value = Value.cast(value)
-            out[key] = sig = Signal(value.shape(), name=f"{name}_{key}")
+            # Pipeline registers hold data only, and are not reset: whoever uses the adder
+            # tracks which results are valid (fewer loads on the reset).
+            out[key] = sig = Signal(value.shape(), name=f"{name}_{key}", reset_less=True)
             domain += sig.eq(value)
         return out
 

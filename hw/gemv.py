@@ -170,16 +170,17 @@ class GemvEngine(wiring.Component):
         # register (SparseMacPair latency 2), st_* the lanes' partial sums, written into the
         # lane FIFOs.
         in_valid, in_bad, in_block_last, in_row_last = Signal(), Signal(), Signal(), Signal()
-        in_rt, in_gstep = Signal(16), Signal(32)
-        in_step = Signal(gemv_step_layout(cfg))
+        # Data registers are not reset (their valid bits are): fewer loads on the reset.
+        in_rt, in_gstep = Signal(16, reset_less=True), Signal(32, reset_less=True)
+        in_step = Signal(gemv_step_layout(cfg), reset_less=True)
         s0_valid, s0_block_last, s0_row_last = Signal(), Signal(), Signal()
-        s0_scale_w = [Signal(8, name=f"s0_scale_w{i}") for i in range(lanes)]
-        s0_scale_x = Signal(8)
+        s0_scale_w = [Signal(8, name=f"s0_scale_w{i}", reset_less=True) for i in range(lanes)]
+        s0_scale_x = Signal(8, reset_less=True)
         s1_valid, s1_block_last, s1_row_last = Signal(), Signal(), Signal()
-        s1_scale_w = [Signal(8, name=f"s1_scale_w{i}") for i in range(lanes)]
-        s1_scale_x = Signal(8)
+        s1_scale_w = [Signal(8, name=f"s1_scale_w{i}", reset_less=True) for i in range(lanes)]
+        s1_scale_x = Signal(8, reset_less=True)
         st_valid = Signal()
-        st = [Signal(PartialSum, name=f"st{i}") for i in range(lanes)]
+        st = [Signal(PartialSum, name=f"st{i}", reset_less=True) for i in range(lanes)]
 
         m.d.comb += self.job.ready.eq(~active & ~self.error & ~(in_valid & in_bad))
         with m.If(self.job.valid & self.job.ready):
@@ -264,8 +265,8 @@ class GemvEngine(wiring.Component):
             # feeds its enables) come from flip-flops, not from the distributed RAM's read.
             # The ready only enables the main register and the two valid bits.
             m_valid, s_valid = Signal(name=f"q{i}_m_valid"), Signal(name=f"q{i}_s_valid")
-            m_data = Signal(PartialSum, name=f"q{i}_m_data")
-            s_data = Signal(PartialSum, name=f"q{i}_s_data")
+            m_data = Signal(PartialSum, name=f"q{i}_m_data", reset_less=True)
+            s_data = Signal(PartialSum, name=f"q{i}_s_data", reset_less=True)
             take = fifo.r_rdy & ~s_valid
             main_free = ~m_valid | acc.i.ready
             m.d.comb += [fifo.r_en.eq(~s_valid), acc.i.valid.eq(m_valid),

@@ -85,8 +85,9 @@ class PlaneReader(wiring.Component):
 
         # Timing: the response is registered on entry, so the TCM's response wires (one line
         # to ten readers across the die) end at this reader's flip-flops.
+        # The line registers are not reset (their valid bits are): fewer loads on the reset.
         in_valid = Signal()
-        in_data = Signal(self._line_bits)
+        in_data = Signal(self._line_bits, reset_less=True)
         m.d.sync += [in_valid.eq(self.resp_valid), in_data.eq(self.resp_data)]
         m.d.comb += [wr.addr.eq(wp), wr.data.eq(in_data), wr.en.eq(in_valid), rd.addr.eq(rp)]
         with m.If(in_valid):
@@ -103,7 +104,7 @@ class PlaneReader(wiring.Component):
 
         # The line being handed out sits in a shift register: ``out.payload`` is its low
         # element, a flip-flop output, with no element multiplexer behind it.
-        cur = Signal(self._line_bits)
+        cur = Signal(self._line_bits, reset_less=True)
         cur_valid = Signal()
         idx = Signal(range(max(2, n_elem)))
         m.d.comb += [self.out.valid.eq(cur_valid), self.out.payload.eq(cur[:eb])]

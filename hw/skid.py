@@ -39,11 +39,14 @@ class StreamSkid(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         skid_valid = Signal()
-        skid = Signal.like(self.i.payload)
-        m.d.comb += self.i.ready.eq(~skid_valid)
+        # The payload registers are not reset (only the valid bits are): a reset then reaches
+        # two flip-flops per slice, not every payload bit (timing: the compute unit's reset).
+        skid = Signal.like(self.i.payload, reset_less=True)
+        payload = Signal.like(self.i.payload, reset_less=True)
+        m.d.comb += [self.i.ready.eq(~skid_valid), self.o.payload.eq(payload)]
         with m.If(self.o.ready | ~self.o.valid):
             m.d.sync += [self.o.valid.eq(skid_valid | self.i.valid),
-                         self.o.payload.eq(Mux(skid_valid, skid, self.i.payload)),
+                         payload.eq(Mux(skid_valid, skid, self.i.payload)),
                          skid_valid.eq(0)]
         with m.Elif(~skid_valid):
             # The skid entry loads whether or not the input is valid, so its wide load enable

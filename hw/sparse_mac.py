@@ -94,7 +94,8 @@ class SparseMacPair(wiring.Component):
         if self._latency == 2:
             # The decoder's output is registered: the selection no longer adds to the
             # multipliers' table lookup in one cycle.
-            x0_q, x1_q, w_q, bad_q = Signal(4), Signal(4), Signal.like(self.w), Signal()
+            x0_q, x1_q = Signal(4, reset_less=True), Signal(4, reset_less=True)
+            w_q, bad_q = Signal.like(self.w, reset_less=True), Signal()
             m.d.sync += [x0_q.eq(x0), x1_q.eq(x1), w_q.eq(self.w), bad_q.eq(bad)]
             x0, x1, w, bad = x0_q, x1_q, w_q, bad_q
         m.d.comb += [
@@ -103,7 +104,8 @@ class SparseMacPair(wiring.Component):
         ]
         # latency >= 1: the stage register sits between the multipliers and the adder.
         dom = m.d.sync if self._latency else m.d.comb
-        p0, p1 = Signal(PRODUCT_SHAPE), Signal(PRODUCT_SHAPE)
+        # Stage registers hold data only (no reset: the caller tracks what is valid).
+        p0, p1 = Signal(PRODUCT_SHAPE, reset_less=True), Signal(PRODUCT_SHAPE, reset_less=True)
         dom += [p0.eq(mul0.p), p1.eq(mul1.p), self.invalid.eq(bad)]
         with m.If(~self.invalid):
             m.d.comb += self.sum.eq(p0 + p1)
