@@ -282,13 +282,19 @@ class NpuTop(wiring.Component):
             DmaError.TCM_RANGE: ErrorCode.TCM_RANGE, DmaError.DRAM_WINDOW: ErrorCode.DRAM_RANGE,
         }
         dma_cmd_addr = Signal(64)
-        with core.If(dma.done.valid):
+        # Timing: the Dma's completion is registered before it frees the unit and picks the
+        # error site (its state decode fed the DMA unit's error address mux). dma_busy stays
+        # set for that cycle, so dma_cmd is still the finished command's.
+        d_done = Signal()
+        d_result = Signal.like(dma.done.payload)
+        core.d.sync += [d_done.eq(dma.done.valid), d_result.eq(dma.done.payload)]
+        with core.If(d_done):
             core.d.sync += dma_busy.eq(0)
-            with core.Switch(dma.done.payload.error):
+            with core.Switch(d_result.error):
                 for de, ec in dma_err_map.items():
                     with core.Case(de):
                         if ec in (ErrorCode.AXI_SLVERR, ErrorCode.AXI_DECERR):
-                            a = dma.done.payload.fault_addr
+                            a = d_result.fault_addr
                         elif ec == ErrorCode.TCM_RANGE:
                             a = dma_cmd.dma.tcm_addr
                         elif ec == ErrorCode.DRAM_RANGE:
@@ -425,28 +431,37 @@ class NpuTop(wiring.Component):
         # alone and `go` is only its load enable.
         reqs = Signal(2 * nn)
         m.d.comb += reqs.eq(Cat(*[rq[k].o.valid for k in order]) & ~win)
-        feed_req = Mux(cur, reqs[nn:], reqs[:nn])
-        other_req = Mux(cur, reqs[:nn], reqs[nn:])
-        feed_sel = Signal(range(nn))
-        feed_oh = Signal(nn)             # feed_sel, one-hot (0: no feeding-set request)
-        with comp.Switch(rr):
-            for last in range(nn):
-                with comp.Case(last):
-                    for ni in reversed([(last + 1 + j) % nn for j in range(nn)]):
-                        with comp.If(feed_req[ni]):
-                            comp.d.comb += [feed_sel.eq(ni), feed_oh.eq(1 << ni)]
-        other_oh = Signal(nn)
-        for ni in reversed(range(nn)):   # later assignments win: the lowest plane first
-            with comp.If(other_req[ni]):
-                comp.d.comb += other_oh.eq(1 << ni)
-        feed_any = feed_oh.any()
+        # Per set, both candidates are computed from the set's own requests (the round robin
+        # for when it feeds, the lowest plane for when it does not), and `cur` only picks
+        # between them at the end (timing: a multiplexer on `cur` in front of the round robin
+        # cost a LUT level).
+        rr_oh, low_oh, any_req = [], [], []
+        for si in range(2):
+            r = reqs[si * nn:(si + 1) * nn]
+            oh = Signal(nn, name=f"rr_pick{si}")
+            with comp.Switch(rr):
+                for last in range(nn):
+                    with comp.Case(last):
+                        for ni in reversed([(last + 1 + j) % nn for j in range(nn)]):
+                            with comp.If(r[ni]):
+                                comp.d.comb += oh.eq(1 << ni)
+            lo = Signal(nn, name=f"low_pick{si}")
+            for ni in reversed(range(nn)):   # later assignments win: the lowest plane first
+                with comp.If(r[ni]):
+                    comp.d.comb += lo.eq(1 << ni)
+            rr_oh.append(oh)
+            low_oh.append(lo)
+            any_req.append(r.any())
         next_win = Signal(2 * nn)
-        m.d.comb += next_win.eq(Mux(feed_any, Mux(cur, Cat(Const(0, nn), feed_oh), feed_oh),
-                                    Mux(cur, other_oh, Cat(Const(0, nn), other_oh))))
+        m.d.comb += next_win.eq(Cat(Mux(cur, Mux(any_req[1], 0, low_oh[0]), rr_oh[0]),
+                                    Mux(cur, rr_oh[1], Mux(any_req[0], 0, low_oh[1]))))
+        feed_oh = Mux(cur, rr_oh[1], rr_oh[0])
+        feed_sel = Signal(range(nn))     # feed_oh as an index
+        m.d.comb += feed_sel.eq(reduce(operator.or_, [Mux(feed_oh[i], i, 0) for i in range(nn)]))
         # A chosen request waits (win holds) until the TCM side takes it.
         with comp.If(~win.any() | go):
             comp.d.sync += win.eq(next_win)
-            with comp.If(feed_any):
+            with comp.If(feed_oh.any()):
                 comp.d.sync += rr.eq(feed_sel)
         # win is one-hot: the chosen request's address and index are ORs over all ten.
         req_addr = Signal(laddr_bits)
