@@ -12,7 +12,7 @@ import operator
 from functools import reduce
 
 from amaranth import Array, Cat, Const, Module, Mux, ResetInserter, Signal
-from amaranth.lib import enum, wiring
+from amaranth.lib import data, enum, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
@@ -504,8 +504,9 @@ class NpuTop(wiring.Component):
         # Timing: arming (the readers' start, which also resets their output slices) is
         # decided from registers only. set_idle_q lags set_idle by a cycle, which is safe: a
         # set idle a cycle ago is idle now unless it was armed then, and then arm_rt has
-        # moved on to the other set (and `armed` holds it from the cycle after). arm_more (arm_rt < rts) is kept as a register, and each plane's base line has a
-        # register of its own (the sums were carry chains in front of the readers).
+        # moved on to the other set (and `armed` holds it from the cycle after). arm_more
+        # (arm_rt < rts) is kept as a register, and each plane's base line has a register of
+        # its own (the sums were carry chains in front of the readers).
         set_idle_q = Signal(2, init=0b11)
         comp.d.sync += set_idle_q.eq(Cat(*set_idle))
         arm_more = Signal()
@@ -724,7 +725,8 @@ class NpuTop(wiring.Component):
         h = Signal(Command)
         h_valid = Signal()
         h_addr = Signal(64)                         # byte address of the command in h
-        h_op = Signal(4)                            # h's opcode (Opcode has no 0)
+        h_is = Signal(data.StructLayout({           # h's opcode, one flag per kind
+            "dma": 1, "store": 1, "gemv": 1, "lut": 1, "sync": 1, "end": 1, "unknown": 1}))
         h_dma_bad_len = Signal()                    # LOAD/STORE: length or alignment bad
         h_dma_bad_dram = Signal()                   # LOAD/STORE: dram_addr beyond the bus
         loaded = Signal(32)                         # words taken from the FIFO into h
@@ -766,7 +768,15 @@ class NpuTop(wiring.Component):
             core.d.sync += h_valid.eq(0)
         with core.If(load):
             core.d.sync += [h.eq(head), h_valid.eq(1), h_addr.eq(next_addr),
-                            h_op.eq(head.dma.op),
+                            h_is.dma.eq((head.dma.op == Opcode.LOAD) |
+                                        (head.dma.op == Opcode.STORE)),
+                            h_is.store.eq(head.dma.op == Opcode.STORE),
+                            h_is.gemv.eq(head.dma.op == Opcode.GEMV),
+                            h_is.lut.eq(head.dma.op == Opcode.LUT),
+                            h_is.sync.eq(head.dma.op == Opcode.SYNC),
+                            h_is.end.eq(head.dma.op == Opcode.END),
+                            h_is.unknown.eq(~head.dma.op.as_value().matches(
+                                *[op.value for op in Opcode])),
                             h_dma_bad_len.eq((head.dma.length >> 24 != 0) |
                                              (head.dma.tcm_addr[:wbb] != 0)),
                             h_dma_bad_dram.eq(head.dma.dram_addr >> abits != 0),
@@ -794,8 +804,10 @@ class NpuTop(wiring.Component):
                 list_out = ~cmd_fifo.r_rdy & f_sized & ~f_any_left & ~f_busy & all_loaded
                 with core.If(~h_valid & list_out):        # the list ran out before END
                     report(core, "dispatch", ErrorCode.BAD_LENGTH, cmd_base)
-                with core.Elif(h_valid), core.Switch(h_op):
-                    with core.Case(Opcode.LOAD, Opcode.STORE), core.If(~dma_busy):
+                with core.Elif(h_valid):
+                    # h's opcode, decoded when h was loaded: one flag each (timing: the
+                    # decision into the units' start registers is two LUT levels).
+                    with core.If(h_is.dma & ~dma_busy):
                         with core.If(h_dma_bad_len):
                             report(core, "dispatch", ErrorCode.BAD_LENGTH, h_addr)
                         with core.Elif(h_dma_bad_dram):
@@ -804,22 +816,22 @@ class NpuTop(wiring.Component):
                             core.d.comb += take.eq(1)
                             core.d.sync += [dma_cmd.eq(h), dma_busy.eq(1),
                                             d_desc_valid.eq(1), dma_cmd_addr.eq(h_addr),
-                                            dma_dir.eq(Mux(h_op == Opcode.STORE,
-                                                           DmaDir.TO_DRAM, DmaDir.TO_TCM))]
-                    with core.Case(Opcode.GEMV), core.If(~comp_busy):
+                                            dma_dir.eq(Mux(h_is.store, DmaDir.TO_DRAM,
+                                                           DmaDir.TO_TCM))]
+                    with core.If(h_is.gemv & ~comp_busy):
                         core.d.comb += [take.eq(1), c_start.eq(1)]
-                    with core.Case(Opcode.LUT), core.If(~comp_busy):
+                    with core.If(h_is.lut & ~comp_busy):
                         core.d.comb += [take.eq(1), l_start.eq(1)]
-                    with core.Case(Opcode.SYNC):
+                    with core.If(h_is.sync):
                         core.d.comb += take.eq(1)
                         core.d.sync += [state.eq(_State.WAIT), is_end.eq(0),
                                         sync_mask.eq(Cat(h.sync.mask.dma,
                                                          h.sync.mask.compute))]
-                    with core.Case(Opcode.END):
+                    with core.If(h_is.end):
                         core.d.comb += take.eq(1)
                         core.d.sync += [state.eq(_State.WAIT), is_end.eq(1),
                                         sync_mask.eq(0b11)]
-                    with core.Default():
+                    with core.If(h_is.unknown):
                         report(core, "dispatch", ErrorCode.UNKNOWN_OPCODE, h_addr)
             with core.Case(_State.WAIT), core.If(~err_pend):
                 waiting = (sync_mask[0] & (dma_busy | d_desc_valid)) | \
