@@ -109,14 +109,18 @@ class PlaneReader(wiring.Component):
         idx = Signal(range(max(2, n_elem)))
         m.d.comb += [self.out.valid.eq(cur_valid), self.out.payload.eq(cur[:eb])]
         out_fire = self.out.valid & self.out.ready
+        # idx_last (idx == n_elem - 1) is a register kept with idx (timing: the compare sat
+        # between the output handshake and the line's load enable).
+        idx_last = Signal(init=int(n_elem == 1))
         line_done = Signal()
-        m.d.comb += line_done.eq(out_fire & (idx == n_elem - 1))
+        m.d.comb += line_done.eq(out_fire & idx_last)
         load = Signal()
         m.d.comb += load.eq((~cur_valid | line_done) & (level != 0))
         with m.If(out_fire):
             m.d.sync += cur.eq(cur >> eb)
             if n_elem > 1:
-                m.d.sync += idx.eq(Mux(idx == n_elem - 1, 0, idx + 1))
+                m.d.sync += [idx.eq(Mux(idx_last, 0, idx + 1)),
+                             idx_last.eq(idx == n_elem - 2)]
         with m.If(load):
             m.d.sync += [cur.eq(rd.data), cur_valid.eq(1),
                          rp.eq(Mux(rp == depth - 1, 0, rp + 1))]
@@ -127,5 +131,5 @@ class PlaneReader(wiring.Component):
 
         with m.If(self.start):
             m.d.sync += [nxt.eq(self.base), left.eq(self.lines), level.eq(0), wp.eq(0),
-                         rp.eq(0), idx.eq(0), cur_valid.eq(0)]
+                         rp.eq(0), idx.eq(0), idx_last.eq(n_elem == 1), cur_valid.eq(0)]
         return m
