@@ -741,6 +741,11 @@ class NpuTop(wiring.Component):
         # t + 1 -- the first cycle the compute unit reads it -- until the unit is free again.
         with core.If(~comp_busy):
             core.d.sync += [g.eq(h), g_addr.eq(h_addr)]
+        # The same for the DMA unit's command (dma_cmd holds it from the cycle after the
+        # dispatch, when the descriptor is first offered, until the unit is free).
+        with core.If(~dma_busy):
+            core.d.sync += [dma_cmd.eq(h), dma_cmd_addr.eq(h_addr),
+                            dma_dir.eq(Mux(h_is.store, DmaDir.TO_DRAM, DmaDir.TO_TCM))]
         start = csr.start
         drain_done = Signal()
         m.d.comb += drain_done.eq((state == _State.DRAIN) & ~dma_busy & ~f_busy & ~f_arvalid &
@@ -814,10 +819,7 @@ class NpuTop(wiring.Component):
                             report(core, "dispatch", ErrorCode.DRAM_RANGE, h.dma.dram_addr)
                         with core.Else():
                             core.d.comb += take.eq(1)
-                            core.d.sync += [dma_cmd.eq(h), dma_busy.eq(1),
-                                            d_desc_valid.eq(1), dma_cmd_addr.eq(h_addr),
-                                            dma_dir.eq(Mux(h_is.store, DmaDir.TO_DRAM,
-                                                           DmaDir.TO_TCM))]
+                            core.d.sync += [dma_busy.eq(1), d_desc_valid.eq(1)]
                     with core.If(h_is.gemv & ~comp_busy):
                         core.d.comb += [take.eq(1), c_start.eq(1)]
                     with core.If(h_is.lut & ~comp_busy):
