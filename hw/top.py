@@ -314,7 +314,7 @@ class NpuTop(wiring.Component):
         sp_log, dn_log = _log2(bs // 4), _log2(bs // 2)
         steps = Signal(26)
         m.d.comb += steps.eq(Mux(sparse, nb << sp_log, nb << dn_log))
-        # Timing: free-running from g (stable from c_start, three cycles before feeding), so
+        # Timing: free-running from g (stable from c_start, four cycles before feeding), so
         # the row tile's last step compares with a register, not with a shift and a subtract.
         steps_m1 = Signal(26)
         m.d.sync += steps_m1.eq(steps - 1)
@@ -332,11 +332,15 @@ class NpuTop(wiring.Component):
             xc_lines.eq(lines(nb * (bs // 2))),
             xs_lines.eq(lines(nb)),
         ]
-        # Timing: the panel size, the range check's multiply and the fault address's multiply
-        # are registered (free-running from g), and the range check waits three cycles for
-        # them and its registered outcomes (c_wait) -- in one cycle they made the NPU's longest
-        # path.
-        m.d.sync += panel_lines.eq(v_lines + p_lines + s_lines)
+        # Timing: each plane's line count, the panel size, the range check's multiply and the
+        # fault address's multiply are registered (free-running from g), and the range check
+        # waits four cycles for them and its registered outcomes (c_wait) -- in one cycle
+        # they made the NPU's longest path (the line counts and their sum: five carry chains).
+        lines_q = {n: Signal(24, name=f"{n}_lines_q") for n in ("val", "pat", "wsc", "xc", "xs")}
+        m.d.sync += [lines_q["val"].eq(v_lines), lines_q["pat"].eq(p_lines),
+                     lines_q["wsc"].eq(s_lines), lines_q["xc"].eq(xc_lines),
+                     lines_q["xs"].eq(xs_lines)]
+        m.d.sync += panel_lines.eq(lines_q["val"] + lines_q["pat"] + lines_q["wsc"])
         w_span = Signal(40)
         m.d.sync += w_span.eq(rts * panel_lines)
         w_line, x_line = Signal(laddr_bits + 1), Signal(laddr_bits + 1)
@@ -346,7 +350,7 @@ class NpuTop(wiring.Component):
         y_end = Signal(32)
         m.d.comb += [
             w_end.eq(g.gemv.w_addr + (w_span << lnb)),
-            x_end.eq(g.gemv.x_addr + ((xc_lines + xs_lines) << lnb)),
+            x_end.eq(g.gemv.x_addr + ((lines_q["xc"] + lines_q["xs"]) << lnb)),
             y_end.eq(g.gemv.y_addr + ((rts * lanes) << 2)),
         ]
 
@@ -512,10 +516,6 @@ class NpuTop(wiring.Component):
         arm_more = Signal()
         rts_m1 = Signal(16)
         m.d.sync += rts_m1.eq(rts - 1)
-        lines_q = {n: Signal(24, name=f"{n}_lines_q") for n in names}
-        m.d.sync += [lines_q["val"].eq(v_lines), lines_q["pat"].eq(p_lines),
-                     lines_q["wsc"].eq(s_lines), lines_q["xc"].eq(xc_lines),
-                     lines_q["xs"].eq(xs_lines)]
         # Row tile r's planes start at w_line + r * panel_lines (+ the planes before them).
         pat_off, wsc_off, xs_base = Signal(24), Signal(24), Signal(laddr_bits + 1)
         m.d.sync += [pat_off.eq(lines_q["val"]), wsc_off.eq(lines_q["val"] + lines_q["pat"]),
@@ -631,8 +631,8 @@ class NpuTop(wiring.Component):
                 comp.d.sync += y_rt.eq(y_rt + 1)
         # Start / finish of a GEMV.
         c_checking = Signal()
-        c_wait = Signal(3)
-        comp.d.sync += [c_wait.eq(c_wait << 1), c_checking.eq(c_wait[2])]
+        c_wait = Signal(4)
+        comp.d.sync += [c_wait.eq(c_wait << 1), c_checking.eq(c_wait[3])]
         with comp.If(c_start):
             comp.d.sync += [c_active.eq(1), c_wait.eq(1), job_sent.eq(0), rt.eq(0), c_ok.eq(0),
                             y_rt.eq(0), y_j.eq(0), arm_rt.eq(0), armed.eq(0), cur.eq(0),
@@ -710,7 +710,7 @@ class NpuTop(wiring.Component):
         pf_rows = Signal(40)
         pf_err = Signal(2)
         m.d.sync += [pf_rows.eq(f.row_tile * panel_lines),
-                     pat_fault.eq(g.gemv.w_addr + ((pf_rows + v_lines) << lnb) +
+                     pat_fault.eq(g.gemv.w_addr + ((pf_rows + lines_q["val"]) << lnb) +
                                   ((f.step * lanes + f.lane) >> 1))]
         comp.d.sync += pf_err.eq(Cat(engine.error, pf_err[0]))
         with comp.If(pf_err[1]):
