@@ -465,7 +465,7 @@ class NpuTop(wiring.Component):
         # A chosen request waits (win holds) until the TCM side takes it.
         with comp.If(~win.any() | go):
             comp.d.sync += win.eq(next_win)
-            with comp.If(feed_oh.any()):
+            with comp.If(Mux(cur, any_req[1], any_req[0])):    # feed_oh != 0, shallower
                 comp.d.sync += rr.eq(feed_sel)
         # win is one-hot: the chosen request's address and index are ORs over all ten.
         req_addr = Signal(laddr_bits)
@@ -786,6 +786,17 @@ class NpuTop(wiring.Component):
                                              (head.dma.tcm_addr[:wbb] != 0)),
                             h_dma_bad_dram.eq(head.dma.dram_addr >> abits != 0),
                             loaded.eq(loaded + 1), next_addr.eq(next_addr + 16)]
+        # Timing: SYNC / END wait on `waiting` registered (the units' busy flags, masked): in
+        # WAIT no unit is given work and the fetcher is stopped (END), so busy flags only
+        # fall and a cycle-old `waiting` can only be late, never early; wait_hold skips the
+        # first WAIT cycle, whose registered `waiting` was computed before the mask was set.
+        waiting_q, wait_hold = Signal(), Signal()
+        core.d.sync += [waiting_q.eq((sync_mask[0] & (dma_busy | d_desc_valid)) |
+                                     (sync_mask[1] & comp_busy) |
+                                     (is_end & (f_busy | f_arvalid))),
+                        wait_hold.eq(0)]
+        wait_done = Signal()
+        m.d.comb += wait_done.eq((state == _State.WAIT) & ~wait_hold & ~waiting_q & ~err_pend)
         with core.Switch(state):
             with core.Case(_State.IDLE):
                 core.d.sync += h_valid.eq(0)
@@ -826,24 +837,21 @@ class NpuTop(wiring.Component):
                         core.d.comb += [take.eq(1), l_start.eq(1)]
                     with core.If(h_is.sync):
                         core.d.comb += take.eq(1)
-                        core.d.sync += [state.eq(_State.WAIT), is_end.eq(0),
+                        core.d.sync += [state.eq(_State.WAIT), is_end.eq(0), wait_hold.eq(1),
                                         sync_mask.eq(Cat(h.sync.mask.dma,
                                                          h.sync.mask.compute))]
                     with core.If(h_is.end):
                         core.d.comb += take.eq(1)
-                        core.d.sync += [state.eq(_State.WAIT), is_end.eq(1),
-                                        sync_mask.eq(0b11)]
+                        # Nothing after END is fetched: the fetcher stops here.
+                        core.d.sync += [state.eq(_State.WAIT), is_end.eq(1), wait_hold.eq(1),
+                                        sync_mask.eq(0b11), fetching.eq(0)]
                     with core.If(h_is.unknown):
                         report(core, "dispatch", ErrorCode.UNKNOWN_OPCODE, h_addr)
-            with core.Case(_State.WAIT), core.If(~err_pend):
-                waiting = (sync_mask[0] & (dma_busy | d_desc_valid)) | \
-                    (sync_mask[1] & comp_busy) | (is_end & (f_busy | f_arvalid))
-                with core.If(~waiting):
-                    with core.If(is_end):
-                        core.d.sync += [state.eq(_State.IDLE), running.eq(0), done.eq(1),
-                                        fetching.eq(0)]
-                    with core.Else():
-                        core.d.sync += state.eq(_State.RUN)
+            with core.Case(_State.WAIT), core.If(wait_done):
+                with core.If(is_end):
+                    core.d.sync += [state.eq(_State.IDLE), running.eq(0), done.eq(1)]
+                with core.Else():
+                    core.d.sync += state.eq(_State.RUN)
             with core.Case(_State.DRAIN), core.If(drain_done):
                 core.d.sync += [state.eq(_State.IDLE), running.eq(0), fetching.eq(0)]
         with core.If(first_err):
@@ -874,9 +882,7 @@ class NpuTop(wiring.Component):
                 m.d.comb += [pend_code.eq(code_q), pend_addr.eq(addr_q)]
 
         # ---- interrupt events and counters -----------------------------------------------------
-        end_event = (state == _State.WAIT) & is_end & ~err_pend & ~(
-            (sync_mask[0] & (dma_busy | d_desc_valid)) | (sync_mask[1] & comp_busy) |
-            f_busy | f_arvalid)
+        end_event = wait_done & is_end
         err_event = drain_done
         # Registered: the Csr sits apart from the dispatcher (IRQ_STATUS follows a cycle later).
         m.d.sync += csr.irq_set.eq(Cat(end_event, err_event))
