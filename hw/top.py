@@ -548,17 +548,26 @@ class NpuTop(wiring.Component):
         st = step_skid.i
 
         def pick(n):
-            o0, o1 = ro[0, n].o, ro[1, n].o
-            return Mux(cur, o1.valid, o0.valid), Mux(cur, o1.payload, o0.payload)
+            return Mux(cur, ro[1, n].o.payload, ro[0, n].o.payload)
 
-        picked = {n: pick(n) for n in names}
-        (val_v, val_p), (pat_v, pat_p) = picked["val"], picked["pat"]
-        (wsc_v, wsc_p), (xc_v, xc_p), (xs_v, xs_p) = picked["wsc"], picked["xc"], picked["xs"]
-        blk_last = s_in_blk == Mux(sparse, bs // 4 - 1, bs // 2 - 1)
+        val_p, pat_p, wsc_p, xc_p, xs_p = (pick(n) for n in names)
+        # blk_last (s_in_blk == steps per block - 1) is a register kept with s_in_blk.
+        blk_last_at = Mux(sparse, bs // 4 - 1, bs // 2 - 1)
+        blk_one = (bs // 4 == 1) & sparse | (bs // 2 == 1) & ~sparse    # one step per block
+        blk_last = Signal()
         parity = step_in_rt[0]
-        armed_cur = Mux(cur, armed[1], armed[0])
-        m.d.comb += st.valid.eq(feeding & armed_cur & val_v & (pat_v | ~sparse) & xc_v &
-                                wsc_v & xs_v)
+        # Timing: each set's join is its own signal, from that set's output slices only, and
+        # drives only that set's readies: the slices' handshake loop stays within the set's
+        # flip-flops and `cur` selects at the end (through one `st_fire` net to everything,
+        # the loop ran across the die twice).
+        set_valid = []
+        for si in range(2):
+            v = Signal(name=f"set{si}_step_valid")
+            m.d.comb += v.eq(feeding & armed[si] & ro[si, "val"].o.valid &
+                             (ro[si, "pat"].o.valid | ~sparse) & ro[si, "xc"].o.valid &
+                             ro[si, "wsc"].o.valid & ro[si, "xs"].o.valid)
+            set_valid.append(v)
+        m.d.comb += st.valid.eq(Mux(cur, set_valid[1], set_valid[0]))
         m.d.comb += [st.payload.w.eq(val_p), st.payload.scale_w.eq(wsc_p),
                      st.payload.scale_x.eq(xs_p)]
         for i in range(lanes):
@@ -569,16 +578,18 @@ class NpuTop(wiring.Component):
         with m.Else():
             m.d.comb += st.payload.x.as_value().eq(Mux(parity, xc_p[8:16], xc_p[0:8]))
         st_fire = st.valid & st.ready
-        take = {"val": st_fire, "pat": st_fire & sparse, "xc": st_fire & (sparse | parity),
-                "wsc": st_fire & blk_last, "xs": st_fire & blk_last}
+        cond = {"val": 1, "pat": sparse, "xc": sparse | parity, "wsc": blk_last, "xs": blk_last}
         for si in range(2):
             for n in names:
-                m.d.comb += ro[si, n].o.ready.eq(take[n] & (cur == si))
+                m.d.comb += ro[si, n].o.ready.eq(set_valid[si] & st.ready & (cur == si) &
+                                                 cond[n])
         with comp.If(st_fire):
             comp.d.sync += [step_in_rt.eq(step_in_rt + 1),
-                            s_in_blk.eq(Mux(blk_last, 0, s_in_blk + 1))]
+                            s_in_blk.eq(Mux(blk_last, 0, s_in_blk + 1)),
+                            blk_last.eq(Mux(blk_last, blk_one, s_in_blk == blk_last_at - 1))]
             with comp.If(step_in_rt == steps_m1):
-                comp.d.sync += [rt.eq(rt + 1), cur.eq(~cur), step_in_rt.eq(0), s_in_blk.eq(0)]
+                comp.d.sync += [rt.eq(rt + 1), cur.eq(~cur), step_in_rt.eq(0), s_in_blk.eq(0),
+                                blk_last.eq(blk_one)]
                 for si in range(2):     # bit by bit: the other set may be armed now
                     with comp.If(cur == si):
                         comp.d.sync += armed[si].eq(0)
@@ -661,6 +672,7 @@ class NpuTop(wiring.Component):
                 report(comp, "compute", ErrorCode.TCM_RANGE, g.gemv.y_addr)
             with comp.Else():
                 comp.d.sync += [feeding.eq(1), arm_base.eq(w_line), c_ok.eq(1),
+                                blk_last.eq(blk_one),
                                 pat_base.eq(w_line + pat_off), wsc_base.eq(w_line + wsc_off),
                                 arm_more.eq(1)]     # rts >= 1 (checked)
         # LUT: one VLutEngine job per command.
