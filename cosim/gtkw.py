@@ -52,9 +52,9 @@ NPU_GROUPS: list[tuple[str, list[str]]] = [
          r"|resp__ready|grant|accepted|banks|eligible|stall_cycles)"),
         r"core\.tcm\.post_\w+", r"core\.tcm\.(r_en|w_en)(\$\d+)?"]),
     ("compute", [
-        r"core\.comp\.(rt|arm_rt|armed|cur|feeding|job_sent|set\d_idle|all_idle|step_in_rt)",
-        r"core\.comp\.engine\.(busy|fire|stall_operand|error|(job|step|y)__(valid|ready))",
-        r"core\.comp\.vlut\.fsm_state"]),
+        r"comp\.(rt|arm_rt|armed|cur|feeding|job_sent|set\d_idle|all_idle|step_in_rt)",
+        r"comp\.engine\.(busy|fire|stall_operand|error|(job|step|y)__(valid|ready))",
+        r"comp\.vlut\.fsm_state"]),
 ]
 
 
@@ -63,9 +63,9 @@ def npu_groups(lanes: int) -> list[tuple[str, list[str]]]:
     out = list(NPU_GROUPS)
     for i in range(lanes):
         out.append((f"lane {i}: MAC pair + accumulator", [
-            rf"core\.comp\.engine\.mac{i}\.(x|w|pattern|sum|invalid)",
-            rf"core\.comp\.engine\.acc{i}\.(i|o)__(valid|ready|payload)",
-            rf"core\.comp\.engine\.acc{i}\.advance"]))
+            rf"comp\.engine\.mac{i}\.(x|w|pattern|sum|invalid)",
+            rf"comp\.engine\.acc{i}\.(i|o)__(valid|ready|payload)",
+            rf"comp\.engine\.acc{i}\.advance"]))
     return out
 
 
