@@ -366,6 +366,12 @@ class NpuTop(wiring.Component):
         # and only then marks the set armed, so no step is taken from a slice not yet cleared.
         # A reader's first element comes several cycles after its start, so none is lost.
         arm_q = Signal(2)
+        # Timing: the output slices sit outside the compute unit's reset; each set's slices
+        # have one reset register of their own (the compute unit's reset conditions or that
+        # set's arming, registered), so their flip-flops' reset logic does not reach for the
+        # compute unit's reset register, which sits wherever its 5000 loads pull it.
+        ro_clear = Signal(2)
+        arming = []                      # each set's can_arm
         for si in range(2):
             rs = {}
             for n in names:
@@ -386,7 +392,7 @@ class NpuTop(wiring.Component):
                 # A run's unused tail elements (a last line not taken to its end) are dropped
                 # by the reader's start, so the slice restarts with it.
                 ro[si, n] = StreamSkid(elem[n])
-                comp.submodules[f"ro{si}_{n}"] = ResetInserter(arm_q[si])(ro[si, n])
+                m.submodules[f"ro{si}_{n}"] = ResetInserter(ro_clear[si])(ro[si, n])
                 wiring.connect(comp, rs[n].out, ro[si, n].i)
             sets.append(rs)
         order = [(si, n) for si in range(2) for n in names]
@@ -531,6 +537,7 @@ class NpuTop(wiring.Component):
                          rs["xs"].base.eq(xs_base)]
             can_arm = feeding & arm_more & (arm_set == si) & ~armed[si] & set_idle_q[si]
             comp.d.sync += arm_q[si].eq(can_arm)
+            arming.append(can_arm)
             with comp.If(arm_q[si]):
                 comp.d.sync += armed[si].eq(1)
             with comp.If(can_arm):
@@ -766,6 +773,8 @@ class NpuTop(wiring.Component):
         # so it leaves from a register, a cycle after the start or the drain; no command
         # reaches the compute unit that early (the command list is still being fetched).
         m.d.sync += comp_clear.eq(csr.soft_reset | start | drain_done)
+        m.d.sync += [ro_clear[si].eq(csr.soft_reset | start | drain_done | arming[si])
+                     for si in range(2)]
         # The command list's checks are free-running registers of cmd_base and cmd_count
         # (set by the start); CHECK waits a cycle for them (timing: 64-bit sums and compares
         # in front of the error mux).
