@@ -548,48 +548,62 @@ class NpuTop(wiring.Component):
                                 pat_base.eq(pat_base + panel_lines),
                                 wsc_base.eq(wsc_base + panel_lines)]
         # Join the planes of the feeding set into one step beat.
-        # The joined beat passes a register slice: the readers' element muxes then end at
-        # registers, not in the engine's lanes (that path was the small top's longest).
-        comp.submodules.step_skid = step_skid = StreamSkid(engine.step.payload.shape())
+        # Timing: each set joins into a register slice of its own (step_q[si]), so the join's
+        # handshake loop (the set's output slices' valids -> that set's join -> their readies)
+        # runs between the set's own flip-flops: with one slice for both sets, by the engine,
+        # the loop crossed the die twice (the NPU's worst path in session 4). A second slice
+        # (step_skid) takes the sets' beats in row-tile order and feeds the engine; `rt_last`
+        # marks a row tile's last step, after which it takes from the other set.
+        step_shape = engine.step.payload.shape()
+        step_q = [StreamSkid(data.StructLayout({"step": step_shape, "rt_last": 1}))
+                  for _ in range(2)]
+        for si in range(2):
+            comp.submodules[f"step_q{si}"] = step_q[si]
+        comp.submodules.step_skid = step_skid = StreamSkid(step_shape)
         wiring.connect(comp, step_skid.o, engine.step)
-        st = step_skid.i
+        out_cur = Signal()               # the set whose beats step_skid takes now
+        m.d.comb += [step_skid.i.valid.eq(Mux(out_cur, step_q[1].o.valid, step_q[0].o.valid)),
+                     step_skid.i.payload.eq(Mux(out_cur, step_q[1].o.payload.step,
+                                                step_q[0].o.payload.step))]
+        for si in range(2):
+            m.d.comb += step_q[si].o.ready.eq(step_skid.i.ready & (out_cur == si))
+        with comp.If(step_skid.i.valid & step_skid.i.ready &
+                     Mux(out_cur, step_q[1].o.payload.rt_last, step_q[0].o.payload.rt_last)):
+            comp.d.sync += out_cur.eq(~out_cur)
 
-        def pick(n):
-            return Mux(cur, ro[1, n].o.payload, ro[0, n].o.payload)
-
-        val_p, pat_p, wsc_p, xc_p, xs_p = (pick(n) for n in names)
         # blk_last (s_in_blk == steps per block - 1) is a register kept with s_in_blk.
         blk_last_at = Mux(sparse, bs // 4 - 1, bs // 2 - 1)
         blk_one = (bs // 4 == 1) & sparse | (bs // 2 == 1) & ~sparse    # one step per block
         blk_last = Signal()
         parity = step_in_rt[0]
-        # Timing: each set's join is its own signal, from that set's output slices only, and
-        # drives only that set's readies: the slices' handshake loop stays within the set's
-        # flip-flops and `cur` selects at the end (through one `st_fire` net to everything,
-        # the loop ran across the die twice).
-        set_valid = []
+        rt_last = step_in_rt == steps_m1
+        cond = {"val": 1, "pat": sparse, "xc": sparse | parity, "wsc": blk_last, "xs": blk_last}
+        # Each set's join is built from that set's output slices only and drives only that
+        # set's readies and its own step_q slice.
+        fire = []
         for si in range(2):
+            st = step_q[si].i
             v = Signal(name=f"set{si}_step_valid")
-            m.d.comb += v.eq(feeding & armed[si] & ro[si, "val"].o.valid &
+            m.d.comb += v.eq(feeding & armed[si] & (cur == si) & ro[si, "val"].o.valid &
                              (ro[si, "pat"].o.valid | ~sparse) & ro[si, "xc"].o.valid &
                              ro[si, "wsc"].o.valid & ro[si, "xs"].o.valid)
-            set_valid.append(v)
-        m.d.comb += st.valid.eq(Mux(cur, set_valid[1], set_valid[0]))
-        m.d.comb += [st.payload.w.eq(val_p), st.payload.scale_w.eq(wsc_p),
-                     st.payload.scale_x.eq(xs_p)]
-        for i in range(lanes):
-            nib = pat_p[4 * i:4 * i + 4]
-            m.d.comb += st.payload.pattern[i].eq(Mux(nib[3], 7, nib[:3]))
-        with m.If(sparse):
-            m.d.comb += st.payload.x.as_value().eq(xc_p)
-        with m.Else():
-            m.d.comb += st.payload.x.as_value().eq(Mux(parity, xc_p[8:16], xc_p[0:8]))
-        st_fire = st.valid & st.ready
-        cond = {"val": 1, "pat": sparse, "xc": sparse | parity, "wsc": blk_last, "xs": blk_last}
-        for si in range(2):
+            m.d.comb += st.valid.eq(v)
+            val_p, pat_p, wsc_p, xc_p, xs_p = (ro[si, n].o.payload for n in names)
+            sp = st.payload.step
+            m.d.comb += [sp.w.eq(val_p), sp.scale_w.eq(wsc_p), sp.scale_x.eq(xs_p),
+                         st.payload.rt_last.eq(rt_last)]
+            for i in range(lanes):
+                nib = pat_p[4 * i:4 * i + 4]
+                m.d.comb += sp.pattern[i].eq(Mux(nib[3], 7, nib[:3]))
+            with m.If(sparse):
+                m.d.comb += sp.x.as_value().eq(xc_p)
+            with m.Else():
+                m.d.comb += sp.x.as_value().eq(Mux(parity, xc_p[8:16], xc_p[0:8]))
             for n in names:
-                m.d.comb += ro[si, n].o.ready.eq(set_valid[si] & st.ready & (cur == si) &
-                                                 cond[n])
+                m.d.comb += ro[si, n].o.ready.eq(v & st.ready & cond[n])
+            fire.append(v & st.ready)
+        st_fire = Signal()
+        m.d.comb += st_fire.eq(fire[0] | fire[1])     # only the set `cur` names can fire
         with comp.If(st_fire):
             comp.d.sync += [step_in_rt.eq(step_in_rt + 1),
                             s_in_blk.eq(Mux(blk_last, 0, s_in_blk + 1)),
@@ -654,7 +668,7 @@ class NpuTop(wiring.Component):
         with comp.If(c_start):
             comp.d.sync += [c_active.eq(1), c_wait.eq(1), job_sent.eq(0), rt.eq(0), c_ok.eq(0),
                             y_rt.eq(0), y_j.eq(0), arm_rt.eq(0), armed.eq(0), cur.eq(0),
-                            step_in_rt.eq(0), s_in_blk.eq(0), arm_more.eq(0)]
+                            step_in_rt.eq(0), s_in_blk.eq(0), arm_more.eq(0), out_cur.eq(0)]
         # The checks' outcomes are free-running registers (one cycle after w_span), read by
         # c_checking: sums and compares in the checking cycle fed the error priority mux.
         misaligned = (g.gemv.w_addr[:lnb] != 0) | (g.gemv.x_addr[:lnb] != 0) | \
