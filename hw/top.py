@@ -119,7 +119,14 @@ class NpuTop(wiring.Component):
 
         core.submodules.tcm = tcm = Tcm(cfg)
         core.submodules.dma = dma = Dma(cfg)
-        wiring.connect(core, dma.tcm_req, tcm.dma_req)
+        # Timing: each TCM request port has a register slice of its own beside the Tcm (the
+        # units' slices sit by the units): the Tcm's arbitration (valids and banks -> grants
+        # -> readies) then loops within these three slices, not across the die through the
+        # Dma's, the readers' and the vec port's slices (the NPU's worst path after the
+        # feeder's join was split per set). One cycle more per TCM access.
+        core.submodules.dma_tcm_skid = dma_tcm_skid = StreamSkid(tcm.dma_req.payload.shape())
+        wiring.connect(core, dma.tcm_req, dma_tcm_skid.i)
+        wiring.connect(core, dma_tcm_skid.o, tcm.dma_req)
         wiring.connect(core, tcm.dma_resp, dma.tcm_resp)
         comp.submodules.engine = engine = GemvEngine(cfg)
         comp.submodules.vlut = vlut = VLutEngine(cfg)
@@ -171,21 +178,30 @@ class NpuTop(wiring.Component):
         bus = self.axi
         f_arvalid, f_araddr, f_arlen = Signal(), Signal(abits), Signal(8)
         f_rready = Signal()
-        ar_held, ar_held_sel = Signal(), Signal()
-        sel_f = Signal()
-        m.d.comb += sel_f.eq(Mux(ar_held, ar_held_sel, f_arvalid))
-        core.d.sync += [ar_held.eq(bus.arvalid & ~bus.arready), ar_held_sel.eq(sel_f)]
+        # The two read-address streams meet in a register slice before the bus: the bus's
+        # arready then reaches only the slice, and each source sees the slice's registered
+        # ready (timing: the held-selection multiplexer and the bus's arready ran into the
+        # Dma's burst issue and its write credit). The fetcher goes first; a source's request
+        # is only taken while the slice has room, so neither can lose one.
+        ar_layout = data.StructLayout({"addr": abits, "len": 8, "id": 1})
+        core.submodules.ar_skid = ar_skid = StreamSkid(ar_layout)
         shift = axi_size(cfg.bus_data_bits)
+        ar_in = ar_skid.i
         m.d.comb += [
-            bus.arvalid.eq(Mux(sel_f, f_arvalid, dma.axi.arvalid)),
-            bus.araddr.eq(Mux(sel_f, f_araddr, dma.axi.araddr)),
-            bus.arlen.eq(Mux(sel_f, f_arlen, dma.axi.arlen)),
-            bus.arid.eq(Mux(sel_f, 1, dma.axi.arid)),
-            bus.arsize.eq(Mux(sel_f, shift, dma.axi.arsize)),
-            bus.arburst.eq(Mux(sel_f, Burst.INCR, dma.axi.arburst)),
-            dma.axi.arready.eq(bus.arready & ~sel_f),
+            ar_in.valid.eq(f_arvalid | dma.axi.arvalid),
+            ar_in.payload.addr.eq(Mux(f_arvalid, f_araddr, dma.axi.araddr)),
+            ar_in.payload.len.eq(Mux(f_arvalid, f_arlen, dma.axi.arlen)),
+            ar_in.payload.id.eq(f_arvalid),
+            dma.axi.arready.eq(ar_in.ready & ~f_arvalid),
+            bus.arvalid.eq(ar_skid.o.valid),
+            bus.araddr.eq(ar_skid.o.payload.addr),
+            bus.arlen.eq(ar_skid.o.payload.len),
+            bus.arid.eq(ar_skid.o.payload.id),
+            bus.arsize.eq(shift),
+            bus.arburst.eq(Burst.INCR),
+            ar_skid.o.ready.eq(bus.arready),
         ]
-        f_arready = bus.arready & sel_f
+        f_arready = ar_in.ready & f_arvalid
         r_to_f = bus.rid == 1
         m.d.comb += [
             dma.axi.rid.eq(bus.rid), dma.axi.rdata.eq(bus.rdata), dma.axi.rresp.eq(bus.rresp),
@@ -376,10 +392,10 @@ class NpuTop(wiring.Component):
             rs = {}
             for n in names:
                 # Credit for one line per cycle per reader (PlaneReader: L + 3), L being the
-                # two request slices (2) and the TCM's read latency and response buffer
+                # three request slices (3) and the TCM's read latency and response buffer
                 # (read_latency + 1). The buffer is distributed RAM: 16 lines cost no more.
                 rs[n] = PlaneReader(line_bits=line_bits, elem_bits=elem[n], addr_bits=laddr_bits,
-                                    depth=tcm.read_latency + 6)
+                                    depth=tcm.read_latency + 7)
                 comp.submodules[f"rd{si}_{n}"] = rs[n]
                 # Timing: each reader's requests pass a register slice, so the arbiter sees
                 # only flip-flops and its grant ends at flip-flops (one cycle more: + 1 above).
@@ -423,11 +439,13 @@ class NpuTop(wiring.Component):
         # at the TCM (not a flip-flop of the slice) lets synthesis drop the narrow-read logic
         # from the TCM's arbitration.
         comp.submodules.creq_skid = creq_skid = StreamSkid(laddr_bits)
+        comp.submodules.creq_tcm_skid = creq_tcm_skid = StreamSkid(laddr_bits)
+        wiring.connect(comp, creq_skid.o, creq_tcm_skid.i)
         m.d.comb += [
-            tcm.compute_req.valid.eq(creq_skid.o.valid),
-            tcm.compute_req.payload.addr.eq(creq_skid.o.payload << _log2(cfg.tcm_banks)),
+            tcm.compute_req.valid.eq(creq_tcm_skid.o.valid),
+            tcm.compute_req.payload.addr.eq(creq_tcm_skid.o.payload << _log2(cfg.tcm_banks)),
             tcm.compute_req.payload.wide.eq(1),
-            creq_skid.o.ready.eq(tcm.compute_req.ready),
+            creq_tcm_skid.o.ready.eq(tcm.compute_req.ready),
         ]
         creq = creq_skid.i
         # rid_room: the rid FIFO has room for this cycle's push; a register (the FIFO's level
@@ -637,7 +655,9 @@ class NpuTop(wiring.Component):
         # state (its `chunks` enable was on the small top's longest path). A write still in
         # the slice keeps the compute unit busy (comp_busy), so a later command sees it.
         comp.submodules.vreq_skid = vreq_skid = StreamSkid(tcm.vec_req.payload.shape())
-        wiring.connect(comp, vreq_skid.o, tcm.vec_req)
+        comp.submodules.vreq_tcm_skid = vreq_tcm_skid = StreamSkid(tcm.vec_req.payload.shape())
+        wiring.connect(comp, vreq_skid.o, vreq_tcm_skid.i)
+        wiring.connect(comp, vreq_tcm_skid.o, tcm.vec_req)
         vreq = vreq_skid.i
         with m.If(lut_active):
             m.d.comb += [
@@ -731,7 +751,8 @@ class NpuTop(wiring.Component):
             with comp.Elif(lut_err != VLutError.NONE):
                 report(comp, "compute", ErrorCode.BAD_LENGTH, g_addr)
         comp_busy = Signal()
-        m.d.comb += comp_busy.eq(c_active | lut_active | vreq_skid.o.valid)
+        m.d.comb += comp_busy.eq(c_active | lut_active | vreq_skid.o.valid |
+                              vreq_tcm_skid.o.valid)
         with comp.If(c_active & ~c_wait.any() & ~c_checking & ~feeding & job_sent &
                      ~engine.busy & ~c_start):
             comp.d.sync += c_active.eq(0)
@@ -781,7 +802,8 @@ class NpuTop(wiring.Component):
                             dma_dir.eq(Mux(h_is.store, DmaDir.TO_DRAM, DmaDir.TO_TCM))]
         start = csr.start
         drain_done = Signal()
-        m.d.comb += drain_done.eq((state == _State.DRAIN) & ~dma_busy & ~f_busy & ~f_arvalid &
+        m.d.comb += drain_done.eq((state == _State.DRAIN) & ~dma_busy & ~dma_tcm_skid.o.valid &
+                                  ~f_busy & ~f_arvalid &
                                   all_idle)
         # Timing: the compute unit's reset reaches thousands of flip-flops (lanes, readers),
         # so it leaves from a register, a cycle after the start or the drain; no command
@@ -826,7 +848,8 @@ class NpuTop(wiring.Component):
         # fall and a cycle-old `waiting` can only be late, never early; wait_hold skips the
         # first WAIT cycle, whose registered `waiting` was computed before the mask was set.
         waiting_q, wait_hold = Signal(), Signal()
-        core.d.sync += [waiting_q.eq((sync_mask[0] & (dma_busy | d_desc_valid)) |
+        core.d.sync += [waiting_q.eq((sync_mask[0] & (dma_busy | d_desc_valid |
+                                                    dma_tcm_skid.o.valid)) |
                                      (sync_mask[1] & comp_busy) |
                                      (is_end & (f_busy | f_arvalid))),
                         wait_hold.eq(0)]
