@@ -332,8 +332,9 @@ class NpuTop(wiring.Component):
         m.d.comb += steps.eq(Mux(sparse, nb << sp_log, nb << dn_log))
         # Timing: free-running from g (stable from c_start, four cycles before feeding), so
         # the row tile's last step compares with a register, not with a shift and a subtract.
-        steps_m1 = Signal(26)
-        m.d.sync += steps_m1.eq(steps - 1)
+        steps_m1, steps_m2 = Signal(26), Signal(26)
+        steps_one = Signal()             # one step per row tile
+        m.d.sync += [steps_m1.eq(steps - 1), steps_m2.eq(steps - 2), steps_one.eq(steps == 1)]
 
         def lines(nbytes):
             return (nbytes + ln - 1) >> lnb
@@ -364,7 +365,9 @@ class NpuTop(wiring.Component):
         w_end = Signal(48)
         x_end = Signal(32)
         y_end = Signal(32)
-        m.d.comb += [
+        # Registered (a sum, then its compare, each a carry chain): the checks read them
+        # five cycles after g is loaded.
+        m.d.sync += [
             w_end.eq(g.gemv.w_addr + (w_span << lnb)),
             x_end.eq(g.gemv.x_addr + ((lines_q["xc"] + lines_q["xs"]) << lnb)),
             y_end.eq(g.gemv.y_addr + ((rts * lanes) << 2)),
@@ -538,8 +541,9 @@ class NpuTop(wiring.Component):
         set_idle_q = Signal(2, init=0b11)
         comp.d.sync += set_idle_q.eq(Cat(*set_idle))
         arm_more = Signal()
-        rts_m1 = Signal(16)
-        m.d.sync += rts_m1.eq(rts - 1)
+        rts_m1, rts_m2 = Signal(16), Signal(16)
+        rts_one = Signal()               # one row tile
+        m.d.sync += [rts_m1.eq(rts - 1), rts_m2.eq(rts - 2), rts_one.eq(rts == 1)]
         # Row tile r's planes start at w_line + r * panel_lines (+ the planes before them).
         pat_off, wsc_off, xs_base = Signal(24), Signal(24), Signal(laddr_bits + 1)
         m.d.sync += [pat_off.eq(lines_q["val"]), wsc_off.eq(lines_q["val"] + lines_q["pat"]),
@@ -594,7 +598,10 @@ class NpuTop(wiring.Component):
         blk_one = (bs // 4 == 1) & sparse | (bs // 2 == 1) & ~sparse    # one step per block
         blk_last = Signal()
         parity = step_in_rt[0]
-        rt_last = step_in_rt == steps_m1
+        # rt_last (step_in_rt == steps_m1) and last_rt (rt == rts_m1) are registers kept with
+        # their counters, like blk_last (timing: the 26-bit compare ran into `feeding`, the
+        # sets' `armed` bits and the counters' enables).
+        rt_last, last_rt = Signal(), Signal()
         cond = {"val": 1, "pat": sparse, "xc": sparse | parity, "wsc": blk_last, "xs": blk_last}
         # Each set's join is built from that set's output slices only and drives only that
         # set's readies and its own step_q slice.
@@ -625,14 +632,16 @@ class NpuTop(wiring.Component):
         with comp.If(st_fire):
             comp.d.sync += [step_in_rt.eq(step_in_rt + 1),
                             s_in_blk.eq(Mux(blk_last, 0, s_in_blk + 1)),
-                            blk_last.eq(Mux(blk_last, blk_one, s_in_blk == blk_last_at - 1))]
-            with comp.If(step_in_rt == steps_m1):
+                            blk_last.eq(Mux(blk_last, blk_one, s_in_blk == blk_last_at - 1)),
+                            rt_last.eq(step_in_rt == steps_m2)]
+            with comp.If(rt_last):
                 comp.d.sync += [rt.eq(rt + 1), cur.eq(~cur), step_in_rt.eq(0), s_in_blk.eq(0),
-                                blk_last.eq(blk_one)]
+                                blk_last.eq(blk_one), rt_last.eq(steps_one),
+                                last_rt.eq(rt == rts_m2)]
                 for si in range(2):     # bit by bit: the other set may be armed now
                     with comp.If(cur == si):
                         comp.d.sync += armed[si].eq(0)
-                with comp.If(rt == rts_m1):
+                with comp.If(last_rt):
                     comp.d.sync += feeding.eq(0)
         # Engine job (all row tiles at once).
         c_ok = Signal()
@@ -683,8 +692,8 @@ class NpuTop(wiring.Component):
                 comp.d.sync += y_rt.eq(y_rt + 1)
         # Start / finish of a GEMV.
         c_checking = Signal()
-        c_wait = Signal(4)
-        comp.d.sync += [c_wait.eq(c_wait << 1), c_checking.eq(c_wait[3])]
+        c_wait = Signal(5)
+        comp.d.sync += [c_wait.eq(c_wait << 1), c_checking.eq(c_wait[4])]
         with comp.If(c_start):
             comp.d.sync += [c_active.eq(1), c_wait.eq(1), job_sent.eq(0), rt.eq(0), c_ok.eq(0),
                             y_rt.eq(0), y_j.eq(0), arm_rt.eq(0), armed.eq(0), cur.eq(0),
@@ -713,7 +722,8 @@ class NpuTop(wiring.Component):
                 report(comp, "compute", ErrorCode.TCM_RANGE, g.gemv.y_addr)
             with comp.Else():
                 comp.d.sync += [feeding.eq(1), arm_base.eq(w_line), c_ok.eq(1),
-                                blk_last.eq(blk_one),
+                                blk_last.eq(blk_one), rt_last.eq(steps_one),
+                                last_rt.eq(rts_one),
                                 pat_base.eq(w_line + pat_off), wsc_base.eq(w_line + wsc_off),
                                 arm_more.eq(1)]     # rts >= 1 (checked)
         # LUT: one VLutEngine job per command.
@@ -818,10 +828,12 @@ class NpuTop(wiring.Component):
         # error logic); a cycle late at worst, which only delays the list-ran-out error.
         all_loaded = Signal()
         core.d.sync += all_loaded.eq(loaded == cmd_count)
-        check_wait = Signal()
+        check_wait = Signal(2)           # CHECK waits two cycles: the sum, then the compares
         list_empty, list_outside = Signal(), Signal()
+        cmd_end = Signal(65)
+        m.d.sync += cmd_end.eq(cmd_base + (cmd_count << 4))
         m.d.sync += [list_empty.eq(cmd_count == 0),
-                     list_outside.eq((cmd_base < win_lo) | (cmd_base + (cmd_count << 4) > win_hi))]
+                     list_outside.eq((cmd_base < win_lo) | (cmd_end > win_hi))]
         # h refills only once it is empty, not in the cycle its command is taken: the refill
         # enable (h's 128 bits) then comes from flip-flops instead of the dispatch decision
         # (timing; one cycle per command, which the units' run times hide).
@@ -863,10 +875,10 @@ class NpuTop(wiring.Component):
                                     err_code.eq(ErrorCode.NONE), err_addr.eq(0),
                                     cmd_base.eq(csr.cmd_base), cmd_count.eq(csr.cmd_count),
                                     loaded.eq(0), next_addr.eq(csr.cmd_base),
-                                    f_err.eq(0), check_wait.eq(1)]
+                                    f_err.eq(0), check_wait.eq(0b11)]
             with core.Case(_State.CHECK):
-                with core.If(check_wait):
-                    core.d.sync += check_wait.eq(0)
+                with core.If(check_wait.any()):
+                    core.d.sync += check_wait.eq(check_wait >> 1)
                 with core.Elif(list_empty):
                     report(core, "dispatch", ErrorCode.BAD_LENGTH, cmd_base)
                 with core.Elif(list_outside):

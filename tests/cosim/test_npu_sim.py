@@ -101,6 +101,12 @@ def test_npu_command_list_without_end_and_empty_list():
     run = run_program_amaranth(prog, window=(prog.dram_base + 64, len(prog.image)))
     assert (run.status["error"], run.status["fault_addr"]) == (ErrorCode.DRAM_RANGE,
                                                               prog.cmd_addr)
+    # The list starts inside the window and runs past its end (the end's sum and its
+    # compare are registered: this fails if CHECK reads them too early).
+    run = run_program_amaranth(prog, window=(prog.dram_base,
+                                             prog.cmd_addr - prog.dram_base + 16))
+    assert (run.status["error"], run.status["fault_addr"]) == (ErrorCode.DRAM_RANGE,
+                                                              prog.cmd_addr)
 
 
 def test_npu_lut_command_matches_interpreter_and_table():
