@@ -410,9 +410,16 @@ class NpuTop(wiring.Component):
                 # these slices instead of reaching the readers' 256-bit line registers.
                 # A run's unused tail elements (a last line not taken to its end) are dropped
                 # by the reader's start, so the slice restarts with it.
+                # Timing: a second slice follows (ro2 below, what the join reads), so the
+                # join's loop can sit by the engine while the first slice sits by its reader:
+                # with one, the placer kept the slices by their readers (spread over the die
+                # with the TCM's block RAMs) and the join's loop ran across the die twice.
+                ro_first = StreamSkid(elem[n])
+                m.submodules[f"ro{si}_{n}_first"] = ResetInserter(ro_clear[si])(ro_first)
+                wiring.connect(comp, rs[n].out, ro_first.i)
                 ro[si, n] = StreamSkid(elem[n])
                 m.submodules[f"ro{si}_{n}"] = ResetInserter(ro_clear[si])(ro[si, n])
-                wiring.connect(comp, rs[n].out, ro[si, n].i)
+                wiring.connect(comp, ro_first.o, ro[si, n].i)
             sets.append(rs)
         order = [(si, n) for si in range(2) for n in names]
         cur = Signal()                   # the set feeding the engine now
@@ -686,7 +693,9 @@ class NpuTop(wiring.Component):
                      tcm.vec_resp.ready.eq(Mux(lut_active, vlut.tcm_resp.ready, 1))]
         y_last_word = y_j == wpr - 1
         m.d.comb += engine.y.ready.eq(vreq.ready & y_last_word & ~lut_active)
-        with comp.If(vreq.valid & vreq.ready):
+        # The y words' counters move on the y writer's own beats (the VLutEngine's requests
+        # share vreq but leave them alone; timing: its state decode reached their enables).
+        with comp.If(engine.y.valid & vreq.ready & ~lut_active):
             comp.d.sync += y_j.eq(Mux(y_last_word, 0, y_j + 1))
             with comp.If(y_last_word):
                 comp.d.sync += y_rt.eq(y_rt + 1)
