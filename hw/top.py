@@ -395,16 +395,21 @@ class NpuTop(wiring.Component):
             rs = {}
             for n in names:
                 # Credit for one line per cycle per reader (PlaneReader: L + 3), L being the
-                # three request slices (3) and the TCM's read latency and response buffer
+                # four request slices (4) and the TCM's read latency and response buffer
                 # (read_latency + 1). The buffer is distributed RAM: 16 lines cost no more.
                 rs[n] = PlaneReader(line_bits=line_bits, elem_bits=elem[n], addr_bits=laddr_bits,
-                                    depth=tcm.read_latency + 7)
+                                    depth=tcm.read_latency + 8)
                 comp.submodules[f"rd{si}_{n}"] = rs[n]
                 # Timing: each reader's requests pass a register slice, so the arbiter sees
                 # only flip-flops and its grant ends at flip-flops (one cycle more: + 1 above).
+                # Two slices, so that the arbiter's (the second ones') can sit by the arbiter
+                # while the first ones sit by the readers, which are spread over the die.
+                rq_first = StreamSkid(laddr_bits)
+                comp.submodules[f"rq{si}_{n}_first"] = rq_first
+                wiring.connect(comp, rs[n].req, rq_first.i)
                 rq[si, n] = StreamSkid(laddr_bits)
                 comp.submodules[f"rq{si}_{n}"] = rq[si, n]
-                wiring.connect(comp, rs[n].req, rq[si, n].i)
+                wiring.connect(comp, rq_first.o, rq[si, n].i)
                 # ... and its elements pass one on the way out, so the join's handshake
                 # (all five readers' valids -> step taken -> each reader's ready) ends at
                 # these slices instead of reaching the readers' 256-bit line registers.
