@@ -29,6 +29,11 @@ from .vlut16 import VLutEngine, VLutError
 
 __all__ = ["NpuTop"]
 
+#: Beats each reader set's step FIFO (by the GemvEngine) holds: the set's credits. Four keep
+#: one step per cycle (a credit is back four cycles after the step that used it, if the
+#: engine side takes it at once); more let a set run ahead.
+STEP_FIFO_DEPTH = 8
+
 
 def _log2(n: int) -> int:
     return n.bit_length() - 1
@@ -531,12 +536,9 @@ class NpuTop(wiring.Component):
         m.d.comb += rid_fifo.r_en.eq(tcm.compute_resp.valid)
 
         # Row-tile sequencer: arm set (r % 2) for row tile r as soon as that set is free.
-        rt = Signal(16)                  # row tile being fed
         arm_rt = Signal(17)              # next row tile to arm
         arm_base = Signal(laddr_bits + 24)
         armed = Signal(2)
-        step_in_rt = Signal(26)
-        s_in_blk = Signal(8)
         feeding = Signal()
         job_sent = Signal()
         set_idle = [Signal(name=f"set{si}_idle") for si in range(2)]
@@ -553,9 +555,8 @@ class NpuTop(wiring.Component):
         set_idle_q = Signal(2, init=0b11)
         comp.d.sync += set_idle_q.eq(Cat(*set_idle))
         arm_more = Signal()
-        rts_m1, rts_m2 = Signal(16), Signal(16)
-        rts_one = Signal()               # one row tile
-        m.d.sync += [rts_m1.eq(rts - 1), rts_m2.eq(rts - 2), rts_one.eq(rts == 1)]
+        rts_m1 = Signal(16)
+        m.d.sync += rts_m1.eq(rts - 1)
         # Row tile r's planes start at w_line + r * panel_lines (+ the planes before them).
         pat_off, wsc_off, xs_base = Signal(24), Signal(24), Signal(laddr_bits + 1)
         m.d.sync += [pat_off.eq(lines_q["val"]), wsc_off.eq(lines_q["val"] + lines_q["pat"]),
@@ -581,80 +582,99 @@ class NpuTop(wiring.Component):
                                 arm_base.eq(arm_base + panel_lines),
                                 pat_base.eq(pat_base + panel_lines),
                                 wsc_base.eq(wsc_base + panel_lines)]
-        # Join the planes of the feeding set into one step beat.
-        # Timing: each set joins into a register slice of its own (step_q[si]), so the join's
-        # handshake loop (the set's output slices' valids -> that set's join -> their readies)
-        # runs between the set's own flip-flops: with one slice for both sets, by the engine,
-        # the loop crossed the die twice (the NPU's worst path in session 4). A second slice
-        # (step_skid) takes the sets' beats in row-tile order and feeds the engine; `rt_last`
-        # marks a row tile's last step, after which it takes from the other set.
+        # Join each set's planes into step beats.
+        # Timing: nothing in a set's join loop (its output slices' valids -> the join -> their
+        # readies) is shared with the other set or sits by the engine, so the loop stays
+        # among the set's own flip-flops (its loop through one register slice by the engine
+        # crossed the die twice and was the NPU's worst path). Each set
+        #   - counts its own steps (a row tile's steps restart at each arming),
+        #   - joins whenever it is armed and has a credit, into a register (step_p) and a
+        #     FIFO by the engine (step_fifo) of STEP_FIFO_DEPTH beats; a credit comes back
+        #     (registered) for each beat the engine side takes, so no ready crosses the die,
+        #   - may run ahead of the other set: beats carry `rt_last` (a row tile's last step)
+        #     and the engine side takes from one set's FIFO until it sees one, then from the
+        #     other's, so the engine gets the row tiles in order.
         step_shape = engine.step.payload.shape()
-        step_q = [StreamSkid(data.StructLayout({"step": step_shape, "rt_last": 1}))
-                  for _ in range(2)]
-        for si in range(2):
-            comp.submodules[f"step_q{si}"] = step_q[si]
+        beat_layout = data.StructLayout({"step": step_shape, "rt_last": 1})
         comp.submodules.step_skid = step_skid = StreamSkid(step_shape)
         wiring.connect(comp, step_skid.o, engine.step)
-        out_cur = Signal()               # the set whose beats step_skid takes now
-        m.d.comb += [step_skid.i.valid.eq(Mux(out_cur, step_q[1].o.valid, step_q[0].o.valid)),
-                     step_skid.i.payload.eq(Mux(out_cur, step_q[1].o.payload.step,
-                                                step_q[0].o.payload.step))]
-        for si in range(2):
-            m.d.comb += step_q[si].o.ready.eq(step_skid.i.ready & (out_cur == si))
-        with comp.If(step_skid.i.valid & step_skid.i.ready &
-                     Mux(out_cur, step_q[1].o.payload.rt_last, step_q[0].o.payload.rt_last)):
-            comp.d.sync += out_cur.eq(~out_cur)
-
-        # blk_last (s_in_blk == steps per block - 1) is a register kept with s_in_blk.
+        out_cur = Signal()               # the set whose FIFO step_skid takes from now
         blk_last_at = Mux(sparse, bs // 4 - 1, bs // 2 - 1)
         blk_one = (bs // 4 == 1) & sparse | (bs // 2 == 1) & ~sparse    # one step per block
-        blk_last = Signal()
-        parity = step_in_rt[0]
-        # rt_last (step_in_rt == steps_m1) and last_rt (rt == rts_m1) are registers kept with
-        # their counters, like blk_last (timing: the 26-bit compare ran into `feeding`, the
-        # sets' `armed` bits and the counters' enables).
-        rt_last, last_rt = Signal(), Signal()
-        cond = {"val": 1, "pat": sparse, "xc": sparse | parity, "wsc": blk_last, "xs": blk_last}
-        # Each set's join is built from that set's output slices only and drives only that
-        # set's readies and its own step_q slice.
-        fire = []
+        fifos, fire, tile_done = [], [], []
         for si in range(2):
-            st = step_q[si].i
+            fifo = SyncFIFO(width=beat_layout.size, depth=STEP_FIFO_DEPTH)
+            comp.submodules[f"step_fifo{si}"] = fifo
+            fifos.append(fifo)
+            # The set's step counters; blk_last (s_in_blk == steps per block - 1) and
+            # rt_last (step == steps_m1) are registers kept with them.
+            step = Signal(26, name=f"set{si}_step")
+            s_in_blk = Signal(8, name=f"set{si}_s_in_blk")
+            blk_last = Signal(name=f"set{si}_blk_last")
+            rt_last = Signal(name=f"set{si}_rt_last")
+            credit = Signal(range(STEP_FIFO_DEPTH + 1), init=STEP_FIFO_DEPTH,
+                            name=f"set{si}_credit")
+            has_credit = Signal(init=1, name=f"set{si}_has_credit")
+            parity = step[0]
+            cond = {"val": 1, "pat": sparse, "xc": sparse | parity, "wsc": blk_last,
+                    "xs": blk_last}
             v = Signal(name=f"set{si}_step_valid")
-            m.d.comb += v.eq(feeding & armed[si] & (cur == si) & ro[si, "val"].o.valid &
+            m.d.comb += v.eq(armed[si] & has_credit & ro[si, "val"].o.valid &
                              (ro[si, "pat"].o.valid | ~sparse) & ro[si, "xc"].o.valid &
                              ro[si, "wsc"].o.valid & ro[si, "xs"].o.valid)
-            m.d.comb += st.valid.eq(v)
+            for n in names:
+                m.d.comb += ro[si, n].o.ready.eq(v & cond[n])
+            fire.append(v)
+            # The beat: loaded every cycle (only its valid bit says whether it is one).
+            beat = Signal(beat_layout, name=f"set{si}_step_p")
+            beat_valid = Signal(name=f"set{si}_step_p_valid")
             val_p, pat_p, wsc_p, xc_p, xs_p = (ro[si, n].o.payload for n in names)
-            sp = st.payload.step
-            m.d.comb += [sp.w.eq(val_p), sp.scale_w.eq(wsc_p), sp.scale_x.eq(xs_p),
-                         st.payload.rt_last.eq(rt_last)]
+            sp = beat.step
+            comp.d.sync += [sp.w.eq(val_p), sp.scale_w.eq(wsc_p), sp.scale_x.eq(xs_p),
+                            beat.rt_last.eq(rt_last), beat_valid.eq(v)]
             for i in range(lanes):
                 nib = pat_p[4 * i:4 * i + 4]
-                m.d.comb += sp.pattern[i].eq(Mux(nib[3], 7, nib[:3]))
-            with m.If(sparse):
-                m.d.comb += sp.x.as_value().eq(xc_p)
-            with m.Else():
-                m.d.comb += sp.x.as_value().eq(Mux(parity, xc_p[8:16], xc_p[0:8]))
-            for n in names:
-                m.d.comb += ro[si, n].o.ready.eq(v & st.ready & cond[n])
-            fire.append(v & st.ready)
-        st_fire = Signal()
-        m.d.comb += st_fire.eq(fire[0] | fire[1])     # only the set `cur` names can fire
-        with comp.If(st_fire):
-            comp.d.sync += [step_in_rt.eq(step_in_rt + 1),
-                            s_in_blk.eq(Mux(blk_last, 0, s_in_blk + 1)),
-                            blk_last.eq(Mux(blk_last, blk_one, s_in_blk == blk_last_at - 1)),
-                            rt_last.eq(step_in_rt == steps_m2)]
-            with comp.If(rt_last):
-                comp.d.sync += [rt.eq(rt + 1), cur.eq(~cur), step_in_rt.eq(0), s_in_blk.eq(0),
-                                blk_last.eq(blk_one), rt_last.eq(steps_one),
-                                last_rt.eq(rt == rts_m2)]
-                for si in range(2):     # bit by bit: the other set may be armed now
-                    with comp.If(cur == si):
-                        comp.d.sync += armed[si].eq(0)
-                with comp.If(last_rt):
-                    comp.d.sync += feeding.eq(0)
+                comp.d.sync += sp.pattern[i].eq(Mux(nib[3], 7, nib[:3]))
+            comp.d.sync += sp.x.as_value().eq(
+                Mux(sparse, xc_p, Mux(parity, xc_p[8:16], xc_p[0:8])))
+            m.d.comb += [fifo.w_en.eq(beat_valid), fifo.w_data.eq(beat)]
+            with comp.If(v):
+                comp.d.sync += [step.eq(step + 1),
+                                s_in_blk.eq(Mux(blk_last, 0, s_in_blk + 1)),
+                                blk_last.eq(Mux(blk_last, blk_one, s_in_blk == blk_last_at - 1)),
+                                rt_last.eq(step == steps_m2)]
+                with comp.If(rt_last):
+                    comp.d.sync += armed[si].eq(0)
+            # The set's counters restart as it is armed (arm_q: its slices are being cleared
+            # and it is not armed yet, so it takes no step in this cycle).
+            with comp.If(arm_q[si]):
+                comp.d.sync += [step.eq(0), s_in_blk.eq(0), blk_last.eq(blk_one),
+                                rt_last.eq(steps_one)]
+            tile_done.append(Signal(name=f"set{si}_tile_done"))
+            comp.d.sync += tile_done[si].eq(v & rt_last)
+            # Credits: one per FIFO entry; each pop of the engine side returns one a cycle
+            # later (so the FIFO never overflows: a beat in step_p holds its credit).
+            pop = Signal(name=f"set{si}_pop")
+            ret = Signal(name=f"set{si}_credit_back")
+            m.d.comb += [pop.eq(step_skid.i.ready & (out_cur == si) & fifo.r_rdy),
+                         fifo.r_en.eq(pop)]
+            comp.d.sync += ret.eq(pop)
+            credit_next = credit - v + ret
+            comp.d.sync += [credit.eq(credit_next), has_credit.eq(credit_next != 0)]
+        heads = [Signal(beat_layout, name=f"step_fifo{si}_head") for si in range(2)]
+        m.d.comb += [heads[si].eq(fifos[si].r_data) for si in range(2)]
+        m.d.comb += [step_skid.i.valid.eq(Mux(out_cur, fifos[1].r_rdy, fifos[0].r_rdy)),
+                     step_skid.i.payload.eq(Mux(out_cur, heads[1].step, heads[0].step))]
+        with comp.If(step_skid.i.valid & step_skid.i.ready &
+                     Mux(out_cur, heads[1].rt_last, heads[0].rt_last)):
+            comp.d.sync += out_cur.eq(~out_cur)
+        # `cur`: the set whose row tile is the oldest not yet joined (the arbiter serves its
+        # readers first); it moves on a cycle after that set's last step.
+        with comp.If(Mux(cur, tile_done[1], tile_done[0])):
+            comp.d.sync += cur.eq(~cur)
+        # Feeding ends when every row tile has been armed and joined.
+        with comp.If(feeding & ~arm_more & ~arm_q.any() & ~armed.any()):
+            comp.d.sync += feeding.eq(0)
         # Engine job (all row tiles at once).
         c_ok = Signal()
         m.d.comb += [engine.job.valid.eq(c_ok & ~job_sent),
@@ -709,9 +729,9 @@ class NpuTop(wiring.Component):
         c_wait = Signal(5)
         comp.d.sync += [c_wait.eq(c_wait << 1), c_checking.eq(c_wait[4])]
         with comp.If(c_start):
-            comp.d.sync += [c_active.eq(1), c_wait.eq(1), job_sent.eq(0), rt.eq(0), c_ok.eq(0),
+            comp.d.sync += [c_active.eq(1), c_wait.eq(1), job_sent.eq(0), c_ok.eq(0),
                             y_rt.eq(0), y_j.eq(0), arm_rt.eq(0), armed.eq(0), cur.eq(0),
-                            step_in_rt.eq(0), s_in_blk.eq(0), arm_more.eq(0), out_cur.eq(0)]
+                            arm_more.eq(0), out_cur.eq(0)]
         # The checks' outcomes are free-running registers (one cycle after w_span), read by
         # c_checking: sums and compares in the checking cycle fed the error priority mux.
         misaligned = (g.gemv.w_addr[:lnb] != 0) | (g.gemv.x_addr[:lnb] != 0) | \
@@ -736,8 +756,6 @@ class NpuTop(wiring.Component):
                 report(comp, "compute", ErrorCode.TCM_RANGE, g.gemv.y_addr)
             with comp.Else():
                 comp.d.sync += [feeding.eq(1), arm_base.eq(w_line), c_ok.eq(1),
-                                blk_last.eq(blk_one), rt_last.eq(steps_one),
-                                last_rt.eq(rts_one),
                                 pat_base.eq(w_line + pat_off), wsc_base.eq(w_line + wsc_off),
                                 arm_more.eq(1)]     # rts >= 1 (checked)
         # LUT: one VLutEngine job per command.
