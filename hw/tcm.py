@@ -123,6 +123,9 @@ class Tcm(wiring.Component):
     dma_stall_cycles, compute_stall_cycles, vec_stall_cycles : Out(32)
         Cycles in which that requester was eligible but lost a bank conflict (wrapping;
         counted one cycle after the stall).
+    dma_stall, compute_stall, vec_stall : Out(1)
+        That requester was eligible but lost a bank conflict in the previous cycle (what
+        the counters count; a flip-flop, for users that count elsewhere).
 
     Raises
     ------
@@ -151,6 +154,9 @@ class Tcm(wiring.Component):
             "dma_stall_cycles": Out(32),
             "compute_stall_cycles": Out(32),
             "vec_stall_cycles": Out(32),
+            "dma_stall": Out(1),
+            "compute_stall": Out(1),
+            "vec_stall": Out(1),
         })
 
     @property
@@ -191,6 +197,7 @@ class Tcm(wiring.Component):
         reqs = [self.dma_req, self.compute_req, self.vec_req]
         resps = [self.dma_resp, self.compute_resp, self.vec_resp]
         stalls = [self.dma_stall_cycles, self.compute_stall_cycles, self.vec_stall_cycles]
+        stall_flags = [self.dma_stall, self.compute_stall, self.vec_stall]
         resp_bits = [word, word * nb, word]
 
         banks, rows, writes, eligible, urgent, grant, accepted = [], [], [], [], [], [], []
@@ -276,6 +283,7 @@ class Tcm(wiring.Component):
             # therefore follows the losses one cycle late.
             lost = Signal(name=f"{name}_lost")
             m.d.sync += lost.eq(elig & ~acc)
+            m.d.comb += stall_flags[i].eq(lost)
             with m.If(lost):
                 m.d.sync += stalls[i].eq(stalls[i] + 1)
                 with m.If(~urg):

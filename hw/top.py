@@ -328,6 +328,11 @@ class NpuTop(wiring.Component):
         g = Signal(Command)              # the GEMV or LUT command being run
         g_addr = Signal(64)              # its byte address (for error reports)
         c_start = Signal()               # dispatcher issues a GEMV this cycle
+        # The compute unit starts a GEMV a cycle after its dispatch, from a register (timing:
+        # the dispatch decision reached the reset of every compute register it clears);
+        # c_go counts as busy, so nothing else is dispatched to the unit in that cycle.
+        c_go = Signal()
+        comp.d.sync += c_go.eq(c_start)
         c_active = Signal()
         sparse = g.gemv.flags.sparse
         nb = g.gemv.k_blocks
@@ -728,7 +733,7 @@ class NpuTop(wiring.Component):
         c_checking = Signal()
         c_wait = Signal(5)
         comp.d.sync += [c_wait.eq(c_wait << 1), c_checking.eq(c_wait[4])]
-        with comp.If(c_start):
+        with comp.If(c_go):
             comp.d.sync += [c_active.eq(1), c_wait.eq(1), job_sent.eq(0), c_ok.eq(0),
                             y_rt.eq(0), y_j.eq(0), arm_rt.eq(0), armed.eq(0), cur.eq(0),
                             arm_more.eq(0), out_cur.eq(0)]
@@ -793,10 +798,10 @@ class NpuTop(wiring.Component):
             with comp.Elif(lut_err != VLutError.NONE):
                 report(comp, "compute", ErrorCode.BAD_LENGTH, g_addr)
         comp_busy = Signal()
-        m.d.comb += comp_busy.eq(c_active | lut_active | vreq_skid.o.valid |
+        m.d.comb += comp_busy.eq(c_go | c_active | lut_active | vreq_skid.o.valid |
                               vreq_tcm_skid.o.valid)
         with comp.If(c_active & ~c_wait.any() & ~c_checking & ~feeding & job_sent &
-                     ~engine.busy & ~c_start):
+                     ~engine.busy & ~c_go):
             comp.d.sync += c_active.eq(0)
         # Invalid pattern: fault address as golden.compile.execute reports it.
         f = engine.fault
@@ -990,13 +995,12 @@ class NpuTop(wiring.Component):
         m.d.sync += csr.irq_set.eq(Cat(end_event, err_event))
         r_beat = bus.rvalid & bus.rready
         w_beat = bus.wvalid & bus.wready
-        tcm_stall_prev = Signal(64)
-        tcm_stall_now = Cat(tcm.dma_stall_cycles, tcm.compute_stall_cycles)
-        core.d.sync += tcm_stall_prev.eq(tcm_stall_now)
-        # Registered next to the Tcm: the 64-bit compare ran across the die into the Csr's
-        # counter (the whole NPU's longest path once the feeder was pipelined).
-        tcm_stalled = Signal()
-        core.d.sync += tcm_stalled.eq(running & (tcm_stall_now != tcm_stall_prev))
+        # The Tcm's per-cycle stall flags, registered once more (the cycle its counters
+        # count them in): a 64-bit compare of its counters with their previous values did
+        # this before, and tied the Tcm's arbitration flip-flops to the counters' placement.
+        tcm_stall_q, tcm_stalled = Signal(), Signal()
+        core.d.sync += [tcm_stall_q.eq(tcm.dma_stall | tcm.compute_stall),
+                        tcm_stalled.eq(running & tcm_stall_q)]
         # Timing: the counters' increments come from all over the NPU, so they are registered
         # here and a counter lags its events by one cycle (a CSR read takes longer than that).
         c = Signal.like(csr.count)
