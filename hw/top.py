@@ -425,16 +425,22 @@ class NpuTop(wiring.Component):
                 # these slices instead of reaching the readers' 256-bit line registers.
                 # A run's unused tail elements (a last line not taken to its end) are dropped
                 # by the reader's start, so the slice restarts with it.
-                # Timing: a second slice follows (ro2 below, what the join reads), so the
-                # join's loop can sit by the engine while the first slice sits by its reader:
-                # with one, the placer kept the slices by their readers (spread over the die
+                # Timing: a small FIFO follows (what the join reads), so the join's loop can
+                # sit apart from the readers while the slice sits by its reader: with the
+                # slices alone, the placer kept them by their readers (spread over the die
                 # with the TCM's block RAMs) and the join's loop ran across the die twice.
                 ro_first = StreamSkid(elem[n])
                 m.submodules[f"ro{si}_{n}_first"] = ResetInserter(ro_clear[si])(ro_first)
                 wiring.connect(comp, rs[n].out, ro_first.i)
-                ro[si, n] = StreamSkid(elem[n])
+                # The join's side is a small FIFO in distributed RAM, not a register slice:
+                # taking an element then moves two pointers and a level, not the enables of
+                # its data registers, so the join's loop has a few flip-flops to reach and
+                # none of them is pulled towards the engine by the data it feeds.
+                ro[si, n] = SyncFIFO(width=elem[n], depth=4)
                 m.submodules[f"ro{si}_{n}"] = ResetInserter(ro_clear[si])(ro[si, n])
-                wiring.connect(comp, ro_first.o, ro[si, n].i)
+                m.d.comb += [ro[si, n].w_en.eq(ro_first.o.valid),
+                             ro[si, n].w_data.eq(ro_first.o.payload),
+                             ro_first.o.ready.eq(ro[si, n].w_rdy)]
             sets.append(rs)
         order = [(si, n) for si in range(2) for n in names]
         cur = Signal()                   # the set feeding the engine now
@@ -624,16 +630,16 @@ class NpuTop(wiring.Component):
             cond = {"val": 1, "pat": sparse, "xc": sparse | parity, "wsc": blk_last,
                     "xs": blk_last}
             v = Signal(name=f"set{si}_step_valid")
-            m.d.comb += v.eq(armed[si] & has_credit & ro[si, "val"].o.valid &
-                             (ro[si, "pat"].o.valid | ~sparse) & ro[si, "xc"].o.valid &
-                             ro[si, "wsc"].o.valid & ro[si, "xs"].o.valid)
+            m.d.comb += v.eq(armed[si] & has_credit & ro[si, "val"].r_rdy &
+                             (ro[si, "pat"].r_rdy | ~sparse) & ro[si, "xc"].r_rdy &
+                             ro[si, "wsc"].r_rdy & ro[si, "xs"].r_rdy)
             for n in names:
-                m.d.comb += ro[si, n].o.ready.eq(v & cond[n])
+                m.d.comb += ro[si, n].r_en.eq(v & cond[n])
             fire.append(v)
             # The beat: loaded every cycle (only its valid bit says whether it is one).
             beat = Signal(beat_layout, name=f"set{si}_step_p")
             beat_valid = Signal(name=f"set{si}_step_p_valid")
-            val_p, pat_p, wsc_p, xc_p, xs_p = (ro[si, n].o.payload for n in names)
+            val_p, pat_p, wsc_p, xc_p, xs_p = (ro[si, n].r_data for n in names)
             sp = beat.step
             comp.d.sync += [sp.w.eq(val_p), sp.scale_w.eq(wsc_p), sp.scale_x.eq(xs_p),
                             beat.rt_last.eq(rt_last), beat_valid.eq(v)]
