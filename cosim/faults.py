@@ -15,7 +15,9 @@ __all__ = ["ERROR_CASES", "error_images", "patch_command"]
 
 #: The named faults of :func:`error_images`.
 ERROR_CASES = ("unknown_opcode", "dram_outside_window", "tcm_out_of_range", "zero_length",
-               "gemv_tcm_range", "invalid_pattern")
+               "dma_oversized_length", "dma_misaligned_tcm", "dma_dram_beyond_bus",
+               "gemv_tcm_range", "gemv_x_range", "gemv_y_range", "gemv_misaligned",
+               "gemv_tiles_without_first_last", "invalid_pattern")
 
 
 def patch_command(prog: Program, index: int, op, **fields) -> bytearray:
@@ -49,7 +51,22 @@ def error_images(prog: Program) -> dict[str, bytearray]:
         "tcm_out_of_range": patch_command(prog, li, Opcode.LOAD,
                                           **{**lf, "tcm_addr": cfg.tcm_bytes - 8}),
         "zero_length": patch_command(prog, li, Opcode.LOAD, **{**lf, "length": 0}),
+        "dma_oversized_length": patch_command(prog, li, Opcode.LOAD,
+                                              **{**lf, "length": 1 << 24}),
+        "dma_misaligned_tcm": patch_command(prog, li, Opcode.LOAD,
+                                            **{**lf, "tcm_addr": lf["tcm_addr"] + 4}),
+        "dma_dram_beyond_bus": patch_command(prog, li, Opcode.LOAD,
+                                             **{**lf, "dram_addr": 1 << cfg.bus_addr_bits}),
         "gemv_tcm_range": patch_command(prog, gi, Opcode.GEMV,
-                                        **{**gf, "w_addr": cfg.tcm_bytes - 32}),
+                                        **{**gf, "w_addr": cfg.tcm_bytes - 64}),
+        "gemv_x_range": patch_command(prog, gi, Opcode.GEMV,
+                                      **{**gf, "x_addr": cfg.tcm_bytes - 32}),
+        "gemv_y_range": patch_command(prog, gi, Opcode.GEMV,
+                                      **{**gf, "y_addr": cfg.tcm_bytes - 8,
+                                         "flags": {**gf["flags"], "last": 1}}),
+        "gemv_misaligned": patch_command(prog, gi, Opcode.GEMV,
+                                         **{**gf, "x_addr": gf["x_addr"] + 8}),
+        "gemv_tiles_without_first_last": patch_command(
+            prog, gi, Opcode.GEMV, **{**gf, "row_tiles": 2, "flags": {**gf["flags"], "first": 0}}),
         "invalid_pattern": pat,
     }

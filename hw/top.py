@@ -737,14 +737,16 @@ class NpuTop(wiring.Component):
                 comp.d.sync += y_rt.eq(y_rt + 1)
         # Start / finish of a GEMV.
         c_checking = Signal()
-        c_wait = Signal(5)
-        comp.d.sync += [c_wait.eq(c_wait << 1), c_checking.eq(c_wait[4])]
+        c_wait = Signal(6)
+        comp.d.sync += [c_wait.eq(c_wait << 1), c_checking.eq(c_wait[5])]
         with comp.If(c_go):
             comp.d.sync += [c_active.eq(1), c_wait.eq(1), job_sent.eq(0), c_ok.eq(0),
                             y_rt.eq(0), y_j.eq(0), arm_rt.eq(0), armed.eq(0), cur.eq(0),
                             arm_more.eq(0), out_cur.eq(0)]
-        # The checks' outcomes are free-running registers (one cycle after w_span), read by
-        # c_checking: sums and compares in the checking cycle fed the error priority mux.
+        # The checks' outcomes are free-running registers (one cycle after w_span), and so is
+        # the first failing check's code and address (one more cycle), read by c_checking as
+        # one error site: sums, compares and the checks' priority in the checking cycle fed
+        # the error registers.
         misaligned = (g.gemv.w_addr[:lnb] != 0) | (g.gemv.x_addr[:lnb] != 0) | \
             (g.gemv.y_addr[:wbb] != 0)
         chk_len, chk_gemv = Signal(), Signal()
@@ -753,18 +755,22 @@ class NpuTop(wiring.Component):
                      chk_gemv.eq((rts > 1) & ~(g.gemv.flags.first & g.gemv.flags.last)),
                      chk_x.eq(x_end > tcm_bytes), chk_w.eq(w_end > tcm_bytes),
                      chk_y.eq(g.gemv.flags.last & (y_end > tcm_bytes))]
+        chk_fail = Signal()
+        chk_code = Signal(ErrorCode)
+        chk_addr = Signal(64)
+        m.d.sync += chk_fail.eq(chk_len | chk_gemv | chk_x | chk_w | chk_y)
+        with m.If(chk_len):
+            m.d.sync += [chk_code.eq(ErrorCode.BAD_LENGTH), chk_addr.eq(g_addr)]
+        with m.Elif(chk_gemv):
+            m.d.sync += [chk_code.eq(ErrorCode.BAD_GEMV), chk_addr.eq(g_addr)]
+        with m.Else():
+            m.d.sync += [chk_code.eq(ErrorCode.TCM_RANGE),
+                         chk_addr.eq(Mux(chk_x, g.gemv.x_addr,
+                                         Mux(chk_w, g.gemv.w_addr, g.gemv.y_addr)))]
         with comp.If(c_checking):
             comp.d.sync += c_checking.eq(0)
-            with comp.If(chk_len):
-                report(comp, "compute", ErrorCode.BAD_LENGTH, g_addr)
-            with comp.Elif(chk_gemv):
-                report(comp, "compute", ErrorCode.BAD_GEMV, g_addr)
-            with comp.Elif(chk_x):
-                report(comp, "compute", ErrorCode.TCM_RANGE, g.gemv.x_addr)
-            with comp.Elif(chk_w):
-                report(comp, "compute", ErrorCode.TCM_RANGE, g.gemv.w_addr)
-            with comp.Elif(chk_y):
-                report(comp, "compute", ErrorCode.TCM_RANGE, g.gemv.y_addr)
+            with comp.If(chk_fail):
+                report(comp, "compute", chk_code, chk_addr)
             with comp.Else():
                 comp.d.sync += [feeding.eq(1), arm_base.eq(w_line), c_ok.eq(1),
                                 pat_base.eq(w_line + pat_off), wsc_base.eq(w_line + wsc_off),
@@ -833,9 +839,13 @@ class NpuTop(wiring.Component):
         h_valid = Signal()
         h_addr = Signal(64)                         # byte address of the command in h
         h_is = Signal(data.StructLayout({           # h's opcode, one flag per kind
-            "dma": 1, "store": 1, "gemv": 1, "lut": 1, "sync": 1, "end": 1, "unknown": 1}))
-        h_dma_bad_len = Signal()                    # LOAD/STORE: length or alignment bad
-        h_dma_bad_dram = Signal()                   # LOAD/STORE: dram_addr beyond the bus
+            "dma": 1, "store": 1, "gemv": 1, "lut": 1, "sync": 1, "end": 1}))
+        # h's own error (LOAD/STORE: length, alignment or dram_addr bad; unknown opcode),
+        # its code and fault address decided when h is loaded, so that the dispatcher has
+        # one error site for h (timing: the checks' priority sat behind the dispatch).
+        h_bad = Signal()
+        h_bad_code = Signal(ErrorCode)
+        h_bad_addr = Signal(64)
         loaded = Signal(32)                         # words taken from the FIFO into h
         next_addr = Signal(64)                      # byte address of the FIFO's head word
         sync_mask = Signal(2)
@@ -883,20 +893,24 @@ class NpuTop(wiring.Component):
         m.d.comb += load.eq(cmd_fifo.r_rdy & (state != _State.IDLE) & ~h_valid)
         with core.If(take):
             core.d.sync += h_valid.eq(0)
+        head_is_dma = (head.dma.op == Opcode.LOAD) | (head.dma.op == Opcode.STORE)
+        head_unknown = ~head.dma.op.as_value().matches(*[op.value for op in Opcode])
+        head_bad_len = (head.dma.length >> 24 != 0) | (head.dma.tcm_addr[:wbb] != 0)
+        head_bad_dram = head.dma.dram_addr >> abits != 0
         with core.If(load):
             core.d.sync += [h.eq(head), h_valid.eq(1), h_addr.eq(next_addr),
-                            h_is.dma.eq((head.dma.op == Opcode.LOAD) |
-                                        (head.dma.op == Opcode.STORE)),
+                            h_is.dma.eq(head_is_dma),
                             h_is.store.eq(head.dma.op == Opcode.STORE),
                             h_is.gemv.eq(head.dma.op == Opcode.GEMV),
                             h_is.lut.eq(head.dma.op == Opcode.LUT),
                             h_is.sync.eq(head.dma.op == Opcode.SYNC),
                             h_is.end.eq(head.dma.op == Opcode.END),
-                            h_is.unknown.eq(~head.dma.op.as_value().matches(
-                                *[op.value for op in Opcode])),
-                            h_dma_bad_len.eq((head.dma.length >> 24 != 0) |
-                                             (head.dma.tcm_addr[:wbb] != 0)),
-                            h_dma_bad_dram.eq(head.dma.dram_addr >> abits != 0),
+                            h_bad.eq(head_unknown | head_is_dma & (head_bad_len | head_bad_dram)),
+                            h_bad_code.eq(Mux(head_unknown, ErrorCode.UNKNOWN_OPCODE,
+                                              Mux(head_bad_len, ErrorCode.BAD_LENGTH,
+                                                  ErrorCode.DRAM_RANGE))),
+                            h_bad_addr.eq(Mux(head_unknown | head_bad_len, next_addr,
+                                              head.dma.dram_addr)),
                             loaded.eq(loaded + 1), next_addr.eq(next_addr + 16)]
         # Timing: SYNC / END wait on `waiting` registered (the units' busy flags, masked): in
         # WAIT no unit is given work and the fetcher is stopped (END), so busy flags only
@@ -936,14 +950,13 @@ class NpuTop(wiring.Component):
                 with core.Elif(h_valid):
                     # h's opcode, decoded when h was loaded: one flag each (timing: the
                     # decision into the units' start registers is two LUT levels).
-                    with core.If(h_is.dma & ~dma_busy):
-                        with core.If(h_dma_bad_len):
-                            report(core, "dispatch", ErrorCode.BAD_LENGTH, h_addr)
-                        with core.Elif(h_dma_bad_dram):
-                            report(core, "dispatch", ErrorCode.DRAM_RANGE, h.dma.dram_addr)
-                        with core.Else():
-                            core.d.comb += take.eq(1)
-                            core.d.sync += [dma_busy.eq(1), d_desc_valid.eq(1)]
+                    # A bad LOAD/STORE is reported once the DMA unit is free (its running
+                    # command's errors come first), an unknown opcode at once.
+                    with core.If(h_bad & ~(h_is.dma & dma_busy)):
+                        report(core, "dispatch", h_bad_code, h_bad_addr)
+                    with core.If(h_is.dma & ~dma_busy & ~h_bad):
+                        core.d.comb += take.eq(1)
+                        core.d.sync += [dma_busy.eq(1), d_desc_valid.eq(1)]
                     with core.If(h_is.gemv & ~comp_busy):
                         core.d.comb += [take.eq(1), c_start.eq(1)]
                     with core.If(h_is.lut & ~comp_busy):
@@ -958,8 +971,6 @@ class NpuTop(wiring.Component):
                         # Nothing after END is fetched: the fetcher stops here.
                         core.d.sync += [state.eq(_State.WAIT), is_end.eq(1), wait_hold.eq(1),
                                         sync_mask.eq(0b11), fetching.eq(0)]
-                    with core.If(h_is.unknown):
-                        report(core, "dispatch", ErrorCode.UNKNOWN_OPCODE, h_addr)
             with core.Case(_State.WAIT), core.If(wait_done):
                 with core.If(is_end):
                     core.d.sync += [state.eq(_State.IDLE), running.eq(0), done.eq(1)]
