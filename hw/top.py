@@ -11,8 +11,8 @@ with the GEMV y writer; the compute unit runs one command at a time).
 import operator
 from functools import reduce
 
-from amaranth import Array, Cat, Const, Module, Mux, ResetInserter, Signal
-from amaranth.lib import data, enum, wiring
+from amaranth import Array, Cat, Const, Module, Mux, ResetInserter, Shape, Signal
+from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
@@ -45,6 +45,15 @@ class _State(enum.Enum, shape=3):
     RUN = 2
     WAIT = 3      # SYNC / END waiting for units
     DRAIN = 4     # error: let outstanding AXI traffic finish
+
+
+def _fifo_between(m, src, dst, shape, depth=4):
+    """A ``depth``-entry FIFO (distributed RAM) from stream ``src`` to stream ``dst``, its
+    handshakes driven in ``m``; returns it (``r_rdy``: it holds something)."""
+    fifo = SyncFIFO(width=Shape.cast(shape).width, depth=depth)
+    m.d.comb += [fifo.w_en.eq(src.valid), fifo.w_data.eq(src.payload), src.ready.eq(fifo.w_rdy),
+                 dst.valid.eq(fifo.r_rdy), dst.payload.eq(fifo.r_data), fifo.r_en.eq(dst.ready)]
+    return fifo
 
 
 class NpuTop(wiring.Component):
@@ -124,14 +133,15 @@ class NpuTop(wiring.Component):
 
         core.submodules.tcm = tcm = Tcm(cfg)
         core.submodules.dma = dma = Dma(cfg)
-        # Timing: each TCM request port has a register slice of its own beside the Tcm (the
-        # units' slices sit by the units): the Tcm's arbitration (valids and banks -> grants
-        # -> readies) then loops within these three slices, not across the die through the
-        # Dma's, the readers' and the vec port's slices (the NPU's worst path after the
-        # feeder's join was split per set). One cycle more per TCM access.
-        core.submodules.dma_tcm_skid = dma_tcm_skid = StreamSkid(tcm.dma_req.payload.shape())
-        wiring.connect(core, dma.tcm_req, dma_tcm_skid.i)
-        wiring.connect(core, dma_tcm_skid.o, tcm.dma_req)
+        # Timing: each TCM request port has a small FIFO of its own beside the Tcm (the units'
+        # register slices sit by the units): the Tcm's arbitration (valids and banks ->
+        # grants -> readies) then loops within these three, not across the die through the
+        # Dma's, the readers' and the vec port's slices. They are in distributed RAM: a grant
+        # moves two pointers and a level, not the enables of the request's data registers
+        # (as register slices, the placer pulled those towards the banks' write data, taking
+        # the arbitration's end with them). One cycle more per TCM access.
+        core.submodules.dma_tcm_fifo = dma_tcm_fifo = _fifo_between(
+            m, dma.tcm_req, tcm.dma_req, tcm.dma_req.payload.shape())
         wiring.connect(core, tcm.dma_resp, dma.tcm_resp)
         comp.submodules.engine = engine = GemvEngine(cfg)
         comp.submodules.vlut = vlut = VLutEngine(cfg)
@@ -470,13 +480,13 @@ class NpuTop(wiring.Component):
         # at the TCM (not a flip-flop of the slice) lets synthesis drop the narrow-read logic
         # from the TCM's arbitration.
         comp.submodules.creq_skid = creq_skid = StreamSkid(laddr_bits)
-        comp.submodules.creq_tcm_skid = creq_tcm_skid = StreamSkid(laddr_bits)
-        wiring.connect(comp, creq_skid.o, creq_tcm_skid.i)
+        creq_tcm = stream.Signature(laddr_bits).create()
+        comp.submodules.creq_tcm_fifo = _fifo_between(m, creq_skid.o, creq_tcm, laddr_bits)
         m.d.comb += [
-            tcm.compute_req.valid.eq(creq_tcm_skid.o.valid),
-            tcm.compute_req.payload.addr.eq(creq_tcm_skid.o.payload << _log2(cfg.tcm_banks)),
+            tcm.compute_req.valid.eq(creq_tcm.valid),
+            tcm.compute_req.payload.addr.eq(creq_tcm.payload << _log2(cfg.tcm_banks)),
             tcm.compute_req.payload.wide.eq(1),
-            creq_tcm_skid.o.ready.eq(tcm.compute_req.ready),
+            creq_tcm.ready.eq(tcm.compute_req.ready),
         ]
         creq = creq_skid.i
         # rid_room: the rid FIFO has room for this cycle's push; a register (the FIFO's level
@@ -707,9 +717,8 @@ class NpuTop(wiring.Component):
         # state (its `chunks` enable was on the small top's longest path). A write still in
         # the slice keeps the compute unit busy (comp_busy), so a later command sees it.
         comp.submodules.vreq_skid = vreq_skid = StreamSkid(tcm.vec_req.payload.shape())
-        comp.submodules.vreq_tcm_skid = vreq_tcm_skid = StreamSkid(tcm.vec_req.payload.shape())
-        wiring.connect(comp, vreq_skid.o, vreq_tcm_skid.i)
-        wiring.connect(comp, vreq_tcm_skid.o, tcm.vec_req)
+        comp.submodules.vreq_tcm_fifo = vreq_tcm_fifo = _fifo_between(
+            m, vreq_skid.o, tcm.vec_req, tcm.vec_req.payload.shape())
         vreq = vreq_skid.i
         with m.If(lut_active):
             m.d.comb += [
@@ -811,7 +820,7 @@ class NpuTop(wiring.Component):
                 report(comp, "compute", ErrorCode.BAD_LENGTH, g_addr)
         comp_busy = Signal()
         m.d.comb += comp_busy.eq(c_go | c_active | lut_active | vreq_skid.o.valid |
-                              vreq_tcm_skid.o.valid)
+                              vreq_tcm_fifo.r_rdy)
         with comp.If(c_active & ~c_wait.any() & ~c_checking & ~feeding & job_sent &
                      ~engine.busy & ~c_go):
             comp.d.sync += c_active.eq(0)
@@ -865,7 +874,7 @@ class NpuTop(wiring.Component):
                             dma_dir.eq(Mux(h_is.store, DmaDir.TO_DRAM, DmaDir.TO_TCM))]
         start = csr.start
         drain_done = Signal()
-        m.d.comb += drain_done.eq((state == _State.DRAIN) & ~dma_busy & ~dma_tcm_skid.o.valid &
+        m.d.comb += drain_done.eq((state == _State.DRAIN) & ~dma_busy & ~dma_tcm_fifo.r_rdy &
                                   ~f_busy & ~f_arvalid &
                                   all_idle)
         # Timing: the compute unit's reset reaches thousands of flip-flops (lanes, readers),
@@ -918,7 +927,7 @@ class NpuTop(wiring.Component):
         # first WAIT cycle, whose registered `waiting` was computed before the mask was set.
         waiting_q, wait_hold = Signal(), Signal()
         core.d.sync += [waiting_q.eq((sync_mask[0] & (dma_busy | d_desc_valid |
-                                                    dma_tcm_skid.o.valid)) |
+                                                    dma_tcm_fifo.r_rdy)) |
                                      (sync_mask[1] & comp_busy) |
                                      (is_end & (f_busy | f_arvalid))),
                         wait_hold.eq(0)]
