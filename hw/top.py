@@ -617,9 +617,12 @@ class NpuTop(wiring.Component):
         #     other's, so the engine gets the row tiles in order.
         step_shape = engine.step.payload.shape()
         beat_layout = data.StructLayout({"step": step_shape, "rt_last": 1})
-        comp.submodules.step_skid = step_skid = StreamSkid(step_shape)
-        wiring.connect(comp, step_skid.o, engine.step)
-        out_cur = Signal()               # the set whose FIFO step_skid takes from now
+        # The engine takes its steps from the FIFOs' heads directly, so the FIFOs (and only
+        # their pointers) sit by the engine: a register slice between them pulled its data
+        # registers towards the sets and the engine's ready ran across the die to their
+        # enables.
+        step_in = engine.step
+        out_cur = Signal()               # the set whose FIFO the engine takes from now
         blk_last_at = Mux(sparse, bs // 4 - 1, bs // 2 - 1)
         blk_one = (bs // 4 == 1) & sparse | (bs // 2 == 1) & ~sparse    # one step per block
         fifos, fire, tile_done = [], [], []
@@ -677,16 +680,16 @@ class NpuTop(wiring.Component):
             # later (so the FIFO never overflows: a beat in step_p holds its credit).
             pop = Signal(name=f"set{si}_pop")
             ret = Signal(name=f"set{si}_credit_back")
-            m.d.comb += [pop.eq(step_skid.i.ready & (out_cur == si) & fifo.r_rdy),
+            m.d.comb += [pop.eq(step_in.ready & (out_cur == si) & fifo.r_rdy),
                          fifo.r_en.eq(pop)]
             comp.d.sync += ret.eq(pop)
             credit_next = credit - v + ret
             comp.d.sync += [credit.eq(credit_next), has_credit.eq(credit_next != 0)]
         heads = [Signal(beat_layout, name=f"step_fifo{si}_head") for si in range(2)]
         m.d.comb += [heads[si].eq(fifos[si].r_data) for si in range(2)]
-        m.d.comb += [step_skid.i.valid.eq(Mux(out_cur, fifos[1].r_rdy, fifos[0].r_rdy)),
-                     step_skid.i.payload.eq(Mux(out_cur, heads[1].step, heads[0].step))]
-        with comp.If(step_skid.i.valid & step_skid.i.ready &
+        m.d.comb += [step_in.valid.eq(Mux(out_cur, fifos[1].r_rdy, fifos[0].r_rdy)),
+                     step_in.payload.eq(Mux(out_cur, heads[1].step, heads[0].step))]
+        with comp.If(step_in.valid & step_in.ready &
                      Mux(out_cur, heads[1].rt_last, heads[0].rt_last)):
             comp.d.sync += out_cur.eq(~out_cur)
         # `cur`: the set whose row tile is the oldest not yet joined (the arbiter serves its
