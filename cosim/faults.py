@@ -11,13 +11,17 @@ from __future__ import annotations
 from golden.compile import Program, panel_bytes
 from hw.commands import COMMAND_BYTES, Opcode, encode
 
-__all__ = ["ERROR_CASES", "error_images", "patch_command"]
+__all__ = ["ERROR_CASES", "TILE_ROWS", "error_images", "patch_command"]
 
 #: The named faults of :func:`error_images`.
 ERROR_CASES = ("unknown_opcode", "dram_outside_window", "tcm_out_of_range", "zero_length",
                "dma_oversized_length", "dma_misaligned_tcm", "dma_dram_beyond_bus",
                "gemv_tcm_range", "gemv_x_range", "gemv_y_range", "gemv_misaligned",
-               "gemv_tiles_without_first_last", "invalid_pattern")
+               "gemv_tiles_without_first_last", "invalid_pattern", "invalid_pattern_tile1")
+
+#: ``tile_rows`` for ``compile_gemv`` where a case needs its own (its first GEMV must have
+#: 2+ row tiles); the other cases are built from any program.
+TILE_ROWS = {"invalid_pattern_tile1": 3}
 
 
 def patch_command(prog: Program, index: int, op, **fields) -> bytearray:
@@ -33,18 +37,24 @@ def _nth(prog: Program, opcode: Opcode, n: int = 0) -> int:
 
 
 def error_images(prog: Program) -> dict[str, bytearray]:
-    """One faulty image per name in :data:`ERROR_CASES` (needs a 2:4 program with 2+ LOADs)."""
+    """One faulty image per name in :data:`ERROR_CASES` (needs a 2:4 program with 2+ LOADs);
+    ``invalid_pattern_tile1`` only where the first GEMV has 2+ row tiles (:data:`TILE_ROWS`)."""
     cfg, base = prog.config, prog.dram_base
     li = _nth(prog, Opcode.LOAD, 1)
     lf = dict(prog.commands[li][1])
     gi = _nth(prog, Opcode.GEMV)
     gf = dict(prog.commands[gi][1])
-    values_bytes, _, _ = panel_bytes(cfg, gf["k_blocks"], True)
-    pat = bytearray(prog.image)
-    # Pattern code 6 in the high nibble of the first weight tile's second pattern byte.
-    o = prog.w_addr - base + values_bytes + 1
-    pat[o] = 0x60 | (pat[o] & 0x0F)
-    return {
+    values_bytes, pattern_bytes, scale_bytes = panel_bytes(cfg, gf["k_blocks"], True)
+
+    def bad_pattern(row_tile):
+        # Pattern code 6 in the high nibble of that weight tile's second pattern byte.
+        img = bytearray(prog.image)
+        o = (prog.w_addr - base + row_tile * (values_bytes + pattern_bytes + scale_bytes)
+             + values_bytes + 1)
+        img[o] = 0x60 | (img[o] & 0x0F)
+        return img
+
+    images = {
         "unknown_opcode": patch_command(prog, 2, None, raw=bytes([0x0F]) + bytes(15)),
         "dram_outside_window": patch_command(prog, li, Opcode.LOAD,
                                              **{**lf, "dram_addr": base + len(prog.image)}),
@@ -68,5 +78,9 @@ def error_images(prog: Program) -> dict[str, bytearray]:
                                          **{**gf, "x_addr": gf["x_addr"] + 8}),
         "gemv_tiles_without_first_last": patch_command(
             prog, gi, Opcode.GEMV, **{**gf, "row_tiles": 2, "flags": {**gf["flags"], "first": 0}}),
-        "invalid_pattern": pat,
+        "invalid_pattern": bad_pattern(0),
     }
+    if gf["row_tiles"] >= 2:
+        # The fault address then depends on the row tile (NpuTop multiplies it out).
+        images["invalid_pattern_tile1"] = bad_pattern(1)
+    return images

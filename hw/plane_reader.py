@@ -4,8 +4,9 @@ NpuTop's GEMV feeder runs two sets of five (values, patterns, weight scales, x c
 scales); see docs/architecture.md.
 """
 
-from amaranth import Module, Mux, Signal
+from amaranth import Module, Mux, ResetInserter, Signal
 from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -17,10 +18,11 @@ class PlaneReader(wiring.Component):
 
     ``start`` (one cycle, only while ``idle``) drops what is buffered and begins at line
     ``base``. Up to ``depth`` lines are requested or buffered at once (credit), so every
-    response has room. The elements of a line are handed out low bits first. A response
-    is registered on entry and written to the line buffer a cycle later; the head line is
-    loaded from it into a shift register, so an element is out 3 cycles after its line's
-    ``resp_valid`` at the earliest.
+    response has room. The elements of a line are handed out low bits first, through a
+    4-entry output FIFO. A response is registered on entry and written to the line buffer a
+    cycle later; the head line is loaded from it into a shift register, whose low element
+    goes to the FIFO, so an element is out 5 cycles after its line's ``resp_valid`` at the
+    earliest. ``out.ready`` reaches only the FIFO's read side.
 
     Parameters
     ----------
@@ -46,7 +48,7 @@ class PlaneReader(wiring.Component):
     resp_valid, resp_data : In
         Line read responses, in request order.
     out : Out(stream.Signature(elem_bits))
-        The elements.
+        The elements (the output FIFO's read side; ``start`` empties it).
     idle : Out(1)
         No request is in flight.
 
@@ -89,7 +91,7 @@ class PlaneReader(wiring.Component):
         in_valid = Signal()
         in_data = Signal(self._line_bits, reset_less=True)
         m.d.sync += [in_valid.eq(self.resp_valid), in_data.eq(self.resp_data)]
-        m.d.comb += [wr.addr.eq(wp), wr.data.eq(in_data), wr.en.eq(in_valid), rd.addr.eq(rp)]
+        m.d.comb += [wr.addr.eq(wp), wr.data.eq(in_data), wr.en.eq(in_valid)]
         with m.If(in_valid):
             m.d.sync += wp.eq(Mux(wp == depth - 1, 0, wp + 1))
 
@@ -102,34 +104,63 @@ class PlaneReader(wiring.Component):
         with m.If(req_fire):
             m.d.sync += [nxt.eq(nxt + 1), left.eq(left - 1)]
 
-        # The line being handed out sits in a shift register: ``out.payload`` is its low
-        # element, a flip-flop output, with no element multiplexer behind it.
-        cur = Signal(self._line_bits, reset_less=True)
+        # The elements leave through a small FIFO (distributed RAM): ``out`` is its read side,
+        # so the consumer's ready reaches only the FIFO's pointers and level.
+        # The hand-out writes into it only with a credit: ``go`` (a register) says the FIFO
+        # has room for this cycle's element, counting it as if nothing were read (the reads
+        # are the consumer's, and so late in the cycle). So the hand-out never looks at the
+        # consumer, and one element per cycle still flows while the FIFO holds two or fewer.
+        m.submodules.fifo = fifo = ResetInserter(self.start)(SyncFIFO(width=eb, depth=4))
+        m.d.comb += [self.out.valid.eq(fifo.r_rdy), self.out.payload.eq(fifo.r_data),
+                     fifo.r_en.eq(self.out.ready)]
+
+        # The hand-out's state: the head line (valid, element index) and its decisions,
+        # made from this reader's registers alone:
+        #   push: the head line's next element goes to the FIFO,
+        #   load: the head line is (re)loaded from the line buffer.
         cur_valid = Signal()
         idx = Signal(range(max(2, n_elem)))
-        m.d.comb += [self.out.valid.eq(cur_valid), self.out.payload.eq(cur[:eb])]
-        out_fire = self.out.valid & self.out.ready
         # idx_last (idx == n_elem - 1) is a register kept with idx (timing: the compare sat
         # between the output handshake and the line's load enable).
         idx_last = Signal(init=int(n_elem == 1))
-        line_done = Signal()
-        m.d.comb += line_done.eq(out_fire & idx_last)
-        load = Signal()
-        m.d.comb += load.eq((~cur_valid | line_done) & (level != 0))
-        with m.If(out_fire):
-            m.d.sync += cur.eq(cur >> eb)
-            if n_elem > 1:
-                m.d.sync += [idx.eq(Mux(idx_last, 0, idx + 1)),
-                             idx_last.eq(idx == n_elem - 2)]
+        go = Signal(init=1)
+        push, load = Signal(), Signal()
+        m.d.comb += [push.eq(go & cur_valid),
+                     load.eq((~cur_valid | push & idx_last) & (level != 0))]
+        if n_elem > 1:
+            with m.If(push):
+                m.d.sync += [idx.eq(Mux(idx_last, 0, idx + 1)), idx_last.eq(idx == n_elem - 2)]
         with m.If(load):
-            m.d.sync += [cur.eq(rd.data), cur_valid.eq(1),
-                         rp.eq(Mux(rp == depth - 1, 0, rp + 1))]
-        with m.Elif(line_done):
+            m.d.sync += [cur_valid.eq(1), rp.eq(Mux(rp == depth - 1, 0, rp + 1))]
+        with m.Elif(push & idx_last):
             m.d.sync += cur_valid.eq(0)
         m.d.sync += [level.eq(level + in_valid - load),
                      inflight.eq(inflight + req_fire - in_valid)]
 
+        # The head line's data lags its state by a cycle: a shift register that takes the
+        # cycle-old decisions (push_q, load_q) and line address (rp_q), all flip-flops, so
+        # its enables (one per bit) and multiplexer selects hang off registers, not off the
+        # hand-out's logic. (Timing: the load decision drove the line register's enables
+        # from wherever its 256 flip-flops pulled it and ran on to the level counter by the
+        # reader's other registers -- across the die twice.) ``out.payload`` into the FIFO is
+        # its low element, a flip-flop output, with no element multiplexer behind it. The line
+        # at rp_q is still in the buffer: a line freed by a load is refilled no earlier than
+        # a request and a response later.
+        line = Signal(self._line_bits, reset_less=True)
+        push_q, load_q = Signal(), Signal()
+        rp_q = Signal.like(rp)
+        m.d.sync += [push_q.eq(push), load_q.eq(load), rp_q.eq(rp)]
+        m.d.comb += [rd.addr.eq(rp_q), fifo.w_en.eq(push_q), fifo.w_data.eq(line[:eb])]
+        with m.If(load_q):
+            m.d.sync += line.eq(rd.data)
+        with m.Elif(push_q):
+            m.d.sync += line.eq(line >> eb)
+        # The credit: this cycle's FIFO level plus the write in flight (push_q) and this
+        # cycle's push (written next cycle) must leave room, reads not counted.
+        m.d.sync += go.eq(fifo.level + push_q + push < fifo.depth)
+
         with m.If(self.start):
             m.d.sync += [nxt.eq(self.base), left.eq(self.lines), level.eq(0), wp.eq(0),
-                         rp.eq(0), idx.eq(0), idx_last.eq(n_elem == 1), cur_valid.eq(0)]
+                         rp.eq(0), idx.eq(0), idx_last.eq(n_elem == 1), cur_valid.eq(0),
+                         push_q.eq(0), load_q.eq(0), go.eq(1)]
         return m

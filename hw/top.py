@@ -13,7 +13,7 @@ from functools import reduce
 
 from amaranth import Array, Cat, Const, Module, Mux, ResetInserter, Shape, Signal
 from amaranth.lib import data, enum, stream, wiring
-from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .axi import Axi4Signature, AxiLiteSignature, Burst, Resp, axi_size
@@ -54,6 +54,32 @@ def _fifo_between(m, src, dst, shape, depth=4):
     m.d.comb += [fifo.w_en.eq(src.valid), fifo.w_data.eq(src.payload), src.ready.eq(fifo.w_rdy),
                  dst.valid.eq(fifo.r_rdy), dst.payload.eq(fifo.r_data), fifo.r_en.eq(dst.ready)]
     return fifo
+
+
+MUL_LATENCY = 3
+
+
+def _mul_registered(m, a, b, name):
+    """``a * b`` (unsigned) in a register, ``MUL_LATENCY`` cycles after ``a`` and ``b``.
+
+    The operands are registered first (their copies sit by the DSP blocks), ``b`` is split in
+    halves of at most 12 bits whose products (one MULT18X18D each) are registered, and their
+    sum is the result. Timing: in one cycle the multiply -- routing into the DSP block, its
+    3.9 ns and the carry chain adding the two blocks' products -- was the NPU's longest
+    path at one placement seed. Only for values that are stable while they are read.
+    """
+    a_w, b_w = len(a), len(b)
+    assert a_w <= 17, "one operand must fit a MULT18X18D's unsigned input"
+    half = (b_w + 1) // 2
+    assert half <= 12
+    a_q = Signal(a_w, name=f"{name}_a")
+    b_q = Signal(b_w, name=f"{name}_b")
+    lo = Signal(a_w + half, name=f"{name}_lo")
+    hi = Signal(a_w + b_w - half, name=f"{name}_hi")
+    prod = Signal(a_w + b_w, name=name)
+    m.d.sync += [a_q.eq(a), b_q.eq(b), lo.eq(a_q * b_q[:half]), hi.eq(a_q * b_q[half:]),
+                 prod.eq(lo + (hi << half))]
+    return prod
 
 
 class NpuTop(wiring.Component):
@@ -232,7 +258,10 @@ class NpuTop(wiring.Component):
         # ---- command fetcher --------------------------------------------------------------
         beats_per_cmd = COMMAND_BITS // cfg.bus_data_bits
         fifo_depth = 8
-        core.submodules.cmd_fifo = cmd_fifo = SyncFIFO(width=COMMAND_BITS, depth=fifo_depth)
+        # Buffered (its head word in a register; timing: the distributed RAM's read and the
+        # head's decode went into the dispatch register h in one cycle).
+        core.submodules.cmd_fifo = cmd_fifo = SyncFIFOBuffered(width=COMMAND_BITS,
+                                                               depth=fifo_depth)
         f_next = Signal(64)          # next command word address to request
         f_left = Signal(32)          # words not yet requested
         f_inflight = Signal(range(5))  # words of the burst in flight
@@ -352,9 +381,9 @@ class NpuTop(wiring.Component):
         m.d.comb += steps.eq(Mux(sparse, nb << sp_log, nb << dn_log))
         # Timing: free-running from g (stable from c_start, four cycles before feeding), so
         # the row tile's last step compares with a register, not with a shift and a subtract.
-        steps_m1, steps_m2 = Signal(26), Signal(26)
+        steps_m2 = Signal(26)
         steps_one = Signal()             # one step per row tile
-        m.d.sync += [steps_m1.eq(steps - 1), steps_m2.eq(steps - 2), steps_one.eq(steps == 1)]
+        m.d.sync += [steps_m2.eq(steps - 2), steps_one.eq(steps == 1)]
 
         def lines(nbytes):
             return (nbytes + ln - 1) >> lnb
@@ -371,22 +400,21 @@ class NpuTop(wiring.Component):
         ]
         # Timing: each plane's line count, the panel size, the range check's multiply and the
         # fault address's multiply are registered (free-running from g), and the range check
-        # waits four cycles for them and its registered outcomes (c_wait) -- in one cycle
+        # waits for them and its registered outcomes (c_wait) -- in one cycle
         # they made the NPU's longest path (the line counts and their sum: five carry chains).
         lines_q = {n: Signal(24, name=f"{n}_lines_q") for n in ("val", "pat", "wsc", "xc", "xs")}
         m.d.sync += [lines_q["val"].eq(v_lines), lines_q["pat"].eq(p_lines),
                      lines_q["wsc"].eq(s_lines), lines_q["xc"].eq(xc_lines),
                      lines_q["xs"].eq(xs_lines)]
         m.d.sync += panel_lines.eq(lines_q["val"] + lines_q["pat"] + lines_q["wsc"])
-        w_span = Signal(40)
-        m.d.sync += w_span.eq(rts * panel_lines)
+        w_span = _mul_registered(m, rts, panel_lines, "w_span")
         w_line, x_line = Signal(laddr_bits + 1), Signal(laddr_bits + 1)
         m.d.comb += [w_line.eq(g.gemv.w_addr >> lnb), x_line.eq(g.gemv.x_addr >> lnb)]
         w_end = Signal(48)
         x_end = Signal(32)
         y_end = Signal(32)
         # Registered (a sum, then its compare, each a carry chain): the checks read them
-        # five cycles after g is loaded.
+        # 5 + MUL_LATENCY cycles after g is loaded.
         m.d.sync += [
             w_end.eq(g.gemv.w_addr + (w_span << lnb)),
             x_end.eq(g.gemv.x_addr + ((lines_q["xc"] + lines_q["xs"]) << lnb)),
@@ -399,18 +427,10 @@ class NpuTop(wiring.Component):
         elem = {"val": 8 * lanes, "pat": 4 * lanes, "wsc": 8 * lanes, "xc": 16, "xs": 8}
         sets = []
         rq = {}                          # (set, name) -> the reader's request slice
-        ro = {}                          # (set, name) -> the reader's output slice
-        # arm_q: set si was armed (its readers started) in the previous cycle. It resets that
-        # set's output slices (timing: a flip-flop, not the arming decision, on their reset)
-        # and only then marks the set armed, so no step is taken from a slice not yet cleared.
-        # A reader's first element comes several cycles after its start, so none is lost.
+        ro = {}                          # (set, name) -> the reader's elements
+        # arm_q: set si was armed (its readers started, which empties their output FIFOs) in
+        # the previous cycle; only then is it marked armed.
         arm_q = Signal(2)
-        # Timing: the output slices sit outside the compute unit's reset; each set's slices
-        # have one reset register of their own (the compute unit's reset conditions or that
-        # set's arming, registered), so their flip-flops' reset logic does not reach for the
-        # compute unit's reset register, which sits wherever its 5000 loads pull it.
-        ro_clear = Signal(2)
-        arming = []                      # each set's can_arm
         for si in range(2):
             rs = {}
             for n in names:
@@ -430,27 +450,11 @@ class NpuTop(wiring.Component):
                 rq[si, n] = StreamSkid(laddr_bits)
                 comp.submodules[f"rq{si}_{n}"] = rq[si, n]
                 wiring.connect(comp, rq_first.o, rq[si, n].i)
-                # ... and its elements pass one on the way out, so the join's handshake
-                # (all five readers' valids -> step taken -> each reader's ready) ends at
-                # these slices instead of reaching the readers' 256-bit line registers.
-                # A run's unused tail elements (a last line not taken to its end) are dropped
-                # by the reader's start, so the slice restarts with it.
-                # Timing: a small FIFO follows (what the join reads), so the join's loop can
-                # sit apart from the readers while the slice sits by its reader: with the
-                # slices alone, the placer kept them by their readers (spread over the die
-                # with the TCM's block RAMs) and the join's loop ran across the die twice.
-                ro_first = StreamSkid(elem[n])
-                m.submodules[f"ro{si}_{n}_first"] = ResetInserter(ro_clear[si])(ro_first)
-                wiring.connect(comp, rs[n].out, ro_first.i)
-                # The join's side is a small FIFO in distributed RAM, not a register slice:
-                # taking an element then moves two pointers and a level, not the enables of
-                # its data registers, so the join's loop has a few flip-flops to reach and
-                # none of them is pulled towards the engine by the data it feeds.
-                ro[si, n] = SyncFIFO(width=elem[n], depth=4)
-                m.submodules[f"ro{si}_{n}"] = ResetInserter(ro_clear[si])(ro[si, n])
-                m.d.comb += [ro[si, n].w_en.eq(ro_first.o.valid),
-                             ro[si, n].w_data.eq(ro_first.o.payload),
-                             ro_first.o.ready.eq(ro[si, n].w_rdy)]
+                # Its elements come out of its output FIFO (distributed RAM), which the
+                # join reads: taking an element moves two pointers and a level, and the
+                # reader fills the FIFO on a credit of its own (PlaneReader), so the join's
+                # loop reaches a few flip-flops and none of the reader's line registers.
+                ro[si, n] = rs[n].out
             sets.append(rs)
         order = [(si, n) for si in range(2) for n in names]
         cur = Signal()                   # the set feeding the engine now
@@ -567,7 +571,7 @@ class NpuTop(wiring.Component):
             m.d.comb += set_idle[si].eq(Cat(*[r.idle for r in sets[si].values()]).all())
         all_idle = Signal()
         m.d.comb += all_idle.eq(set_idle[0] & set_idle[1])
-        # Timing: arming (the readers' start, which also resets their output slices) is
+        # Timing: arming (the readers' start, which also empties their output FIFOs) is
         # decided from registers only. set_idle_q lags set_idle by a cycle, which is safe: a
         # set idle a cycle ago is idle now unless it was armed then, and then arm_rt has
         # moved on to the other set (and `armed` holds it from the cycle after). arm_more
@@ -593,7 +597,6 @@ class NpuTop(wiring.Component):
                          rs["xs"].base.eq(xs_base)]
             can_arm = feeding & arm_more & (arm_set == si) & ~armed[si] & set_idle_q[si]
             comp.d.sync += arm_q[si].eq(can_arm)
-            arming.append(can_arm)
             with comp.If(arm_q[si]):
                 comp.d.sync += armed[si].eq(1)
             with comp.If(can_arm):
@@ -625,13 +628,13 @@ class NpuTop(wiring.Component):
         out_cur = Signal()               # the set whose FIFO the engine takes from now
         blk_last_at = Mux(sparse, bs // 4 - 1, bs // 2 - 1)
         blk_one = (bs // 4 == 1) & sparse | (bs // 2 == 1) & ~sparse    # one step per block
-        fifos, fire, tile_done = [], [], []
+        fifos, tile_done = [], []
         for si in range(2):
             fifo = SyncFIFO(width=beat_layout.size, depth=STEP_FIFO_DEPTH)
             comp.submodules[f"step_fifo{si}"] = fifo
             fifos.append(fifo)
             # The set's step counters; blk_last (s_in_blk == steps per block - 1) and
-            # rt_last (step == steps_m1) are registers kept with them.
+            # rt_last (step == steps - 1) are registers kept with them.
             step = Signal(26, name=f"set{si}_step")
             s_in_blk = Signal(8, name=f"set{si}_s_in_blk")
             blk_last = Signal(name=f"set{si}_blk_last")
@@ -643,16 +646,15 @@ class NpuTop(wiring.Component):
             cond = {"val": 1, "pat": sparse, "xc": sparse | parity, "wsc": blk_last,
                     "xs": blk_last}
             v = Signal(name=f"set{si}_step_valid")
-            m.d.comb += v.eq(armed[si] & has_credit & ro[si, "val"].r_rdy &
-                             (ro[si, "pat"].r_rdy | ~sparse) & ro[si, "xc"].r_rdy &
-                             ro[si, "wsc"].r_rdy & ro[si, "xs"].r_rdy)
+            m.d.comb += v.eq(armed[si] & has_credit & ro[si, "val"].valid &
+                             (ro[si, "pat"].valid | ~sparse) & ro[si, "xc"].valid &
+                             ro[si, "wsc"].valid & ro[si, "xs"].valid)
             for n in names:
-                m.d.comb += ro[si, n].r_en.eq(v & cond[n])
-            fire.append(v)
+                m.d.comb += ro[si, n].ready.eq(v & cond[n])
             # The beat: loaded every cycle (only its valid bit says whether it is one).
             beat = Signal(beat_layout, name=f"set{si}_step_p")
             beat_valid = Signal(name=f"set{si}_step_p_valid")
-            val_p, pat_p, wsc_p, xc_p, xs_p = (ro[si, n].r_data for n in names)
+            val_p, pat_p, wsc_p, xc_p, xs_p = (ro[si, n].payload for n in names)
             sp = beat.step
             comp.d.sync += [sp.w.eq(val_p), sp.scale_w.eq(wsc_p), sp.scale_x.eq(xs_p),
                             beat.rt_last.eq(rt_last), beat_valid.eq(v)]
@@ -749,8 +751,11 @@ class NpuTop(wiring.Component):
                 comp.d.sync += y_rt.eq(y_rt + 1)
         # Start / finish of a GEMV.
         c_checking = Signal()
-        c_wait = Signal(6)
-        comp.d.sync += [c_wait.eq(c_wait << 1), c_checking.eq(c_wait[5])]
+        # c_checking comes when chk_fail holds this GEMV's checks: g is read from c_go, then
+        # lines_q (1), panel_lines (1), w_span (MUL_LATENCY), w_end (1), chk_* (1) and
+        # chk_fail (1); c_checking is 1 + len(c_wait) cycles after c_go.
+        c_wait = Signal(4 + MUL_LATENCY)
+        comp.d.sync += [c_wait.eq(c_wait << 1), c_checking.eq(c_wait[-1])]
         with comp.If(c_go):
             comp.d.sync += [c_active.eq(1), c_wait.eq(1), job_sent.eq(0), c_ok.eq(0),
                             y_rt.eq(0), y_j.eq(0), arm_rt.eq(0), armed.eq(0), cur.eq(0),
@@ -829,16 +834,15 @@ class NpuTop(wiring.Component):
             comp.d.sync += c_active.eq(0)
         # Invalid pattern: fault address as golden.compile.execute reports it.
         f = engine.fault
-        # Registered in two steps (multiply, then sums); the error is reported two cycles
-        # after the engine raises it (it is sticky and the engine takes no more steps).
+        # Registered in steps (multiply, then sums); the error is reported once they are done
+        # (it is sticky and the engine takes no more steps, so f is stable).
         pat_fault = Signal(64)
-        pf_rows = Signal(40)
-        pf_err = Signal(2)
-        m.d.sync += [pf_rows.eq(f.row_tile * panel_lines),
-                     pat_fault.eq(g.gemv.w_addr + ((pf_rows + lines_q["val"]) << lnb) +
-                                  ((f.step * lanes + f.lane) >> 1))]
-        comp.d.sync += pf_err.eq(Cat(engine.error, pf_err[0]))
-        with comp.If(pf_err[1]):
+        pf_rows = _mul_registered(m, f.row_tile, panel_lines, "pf_rows")
+        pf_err = Signal(MUL_LATENCY + 1)
+        m.d.sync += pat_fault.eq(g.gemv.w_addr + ((pf_rows + lines_q["val"]) << lnb) +
+                                 ((f.step * lanes + f.lane) >> 1))
+        comp.d.sync += pf_err.eq(Cat(engine.error, pf_err[:-1]))
+        with comp.If(pf_err[-1]):
             report(comp, "compute", ErrorCode.INVALID_PATTERN, pat_fault)
 
         # ---- dispatcher --------------------------------------------------------------------------
@@ -884,8 +888,6 @@ class NpuTop(wiring.Component):
         # so it leaves from a register, a cycle after the start or the drain; no command
         # reaches the compute unit that early (the command list is still being fetched).
         m.d.sync += comp_clear.eq(csr.soft_reset | start | drain_done)
-        m.d.sync += [ro_clear[si].eq(csr.soft_reset | start | drain_done | arming[si])
-                     for si in range(2)]
         # The command list's checks are free-running registers of cmd_base and cmd_count
         # (set by the start); CHECK waits a cycle for them (timing: 64-bit sums and compares
         # in front of the error mux).

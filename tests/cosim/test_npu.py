@@ -7,7 +7,7 @@ two minutes on the 2-core reference machine, hence ``slow``.
 import numpy as np
 import pytest
 
-from cosim.faults import ERROR_CASES, error_images
+from cosim.faults import ERROR_CASES, TILE_ROWS, error_images
 from cosim.npu import run_gemv, run_program_verilator
 from golden import gemv_reference, quant, sparse
 from golden.compile import compile_gemv, execute
@@ -74,7 +74,8 @@ def test_error_paths_end_cleanly_in_verilator_like_the_interpreter_says(case):
     raises the error interrupt (no hang: the cocotb driver waits on irq with a timeout), and
     leaves DRAM outside the y area untouched."""
     w, x = _operands(24, 256, seed=5)
-    prog = compile_gemv(w, x, config=NpuConfig(), sparse=True, tile_rows=1)
+    prog = compile_gemv(w, x, config=NpuConfig(), sparse=True,
+                        tile_rows=TILE_ROWS.get(case, 1))
     img = error_images(prog)[case]
     gold = execute(prog.config, img, prog.dram_base, prog.cmd_addr, prog.cmd_count)
     assert gold.error is not ErrorCode.NONE

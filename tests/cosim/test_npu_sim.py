@@ -7,7 +7,7 @@ with golden.compile.execute (error code, fault address, DRAM contents).
 import numpy as np
 import pytest
 
-from cosim.faults import ERROR_CASES, error_images, patch_command
+from cosim.faults import ERROR_CASES, TILE_ROWS, error_images, patch_command
 from cosim.npu import run_program_amaranth
 from golden import gemv_reference, quant, sparse
 from golden.compile import compile_gemv, execute
@@ -61,7 +61,7 @@ def test_npu_gemv_bit_exact(name, m, k, sp, cfg, kw):
 @pytest.mark.parametrize("case", ERROR_CASES)
 def test_npu_error_paths_match_the_interpreter_and_recover(case):
     w, x = _operands(24, 64, seed=5)
-    prog = compile_gemv(w, x, config=SMALL, sparse=True)
+    prog = compile_gemv(w, x, config=SMALL, sparse=True, tile_rows=TILE_ROWS.get(case))
     img = error_images(prog)[case]
     gold = execute(prog.config, img, prog.dram_base, prog.cmd_addr, prog.cmd_count)
     assert gold.error is not ErrorCode.NONE
