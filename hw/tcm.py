@@ -328,13 +328,12 @@ class Tcm(wiring.Component):
             others_urgent = others_urgent | (eligible[j] & urgent[j])
         post = Signal()
         m.d.comb += post.eq(dma_write & ~grant[0] & ~others_urgent)
-        m.d.sync += post_mask.eq(0)
-        with m.If(post):
-            m.d.sync += [
-                post_mask.eq(banks[0]),
-                post_row.eq(rows[0]),
-                post_data.eq(self.dma_req.payload.data),
-            ]
+        # The posted write's row and data are taken every cycle (only post_mask says whether
+        # they are a posted write; it is read in the next cycle alone): timing, ``post`` was
+        # the load enable of the 64 data flip-flops, which sit by the DMA's side, and the
+        # arbitration ran across the die to them.
+        m.d.sync += [post_mask.eq(Mux(post, banks[0], 0)), post_row.eq(rows[0]),
+                     post_data.eq(self.dma_req.payload.data)]
         for i in range(len(PORTS)):
             m.d.comb += [
                 accepted[i].eq(grant[i] | post if PORTS[i] == "dma" else grant[i]),
