@@ -182,15 +182,24 @@ class GemvEngine(wiring.Component):
         st_valid = Signal()
         st = [Signal(PartialSum, name=f"st{i}", reset_less=True) for i in range(lanes)]
 
-        m.d.comb += self.job.ready.eq(~active & ~self.error & ~(in_valid & in_bad))
+        # halt: the step taken in the previous cycle was invalid (= in_valid & in_bad), a
+        # flip-flop of its own for the take logic (timing: in_bad sits by the step's data and
+        # its route to the take decision was the NPU's longest path at one seed).
+        halt = Signal()
+        # A job is taken into `job` and set up from it a cycle later (`starting`), so the
+        # job handshake loads only `job`, and the counters' and flags' next values do not
+        # look at it (timing: job.valid & job.ready sat in front of the last_* flags).
+        starting = Signal()
+        m.d.comb += self.job.ready.eq(~active & ~starting & ~self.error & ~halt)
         with m.If(self.job.valid & self.job.ready):
-            jp = self.job.payload
-            n_steps = Mux(jp.sparse, sp_steps, dn_steps)
-            m.d.sync += [active.eq(1), job.eq(jp), rt.eq(0), blk.eq(0), stp.eq(0), gstep.eq(0),
-                         steps_m2.eq(n_steps - 2), kb_m2.eq(jp.k_blocks - 2),
-                         rt_m2.eq(jp.row_tiles - 2), steps_one.eq(n_steps == 1),
-                         kb_one.eq(jp.k_blocks == 1), last_step.eq(n_steps == 1),
-                         last_blk.eq(jp.k_blocks == 1), last_rt.eq(jp.row_tiles == 1)]
+            m.d.sync += [job.eq(self.job.payload), starting.eq(1)]
+        with m.If(starting):
+            n_steps = Mux(job.sparse, sp_steps, dn_steps)
+            m.d.sync += [starting.eq(0), active.eq(1), rt.eq(0), blk.eq(0), stp.eq(0),
+                         gstep.eq(0), steps_m2.eq(n_steps - 2), kb_m2.eq(job.k_blocks - 2),
+                         rt_m2.eq(job.row_tiles - 2), steps_one.eq(n_steps == 1),
+                         kb_one.eq(job.k_blocks == 1), last_step.eq(n_steps == 1),
+                         last_blk.eq(job.k_blocks == 1), last_rt.eq(job.row_tiles == 1)]
 
         # ---- credit: the lanes never stall the engine -----------------------------------
         # A step taken in cycle t is written into every lane FIFO in cycle t + 4; `room`
@@ -204,7 +213,7 @@ class GemvEngine(wiring.Component):
 
         p = self.step.payload
         can_take = Signal()
-        m.d.comb += can_take.eq(active & ~self.error & ~(in_valid & in_bad) & room)
+        m.d.comb += can_take.eq(active & ~self.error & ~halt & room)
         m.d.comb += self.step.ready.eq(can_take)
         fire = Signal()
         m.d.comb += [fire.eq(self.step.valid & can_take), self.mac_active.eq(fire),
@@ -215,7 +224,8 @@ class GemvEngine(wiring.Component):
         bad = Signal(lanes)
         m.d.comb += bad.eq(Cat(job.sparse & (p.pattern[i] >= len(PATTERN_POSITIONS))
                                for i in range(lanes)))
-        m.d.sync += [in_valid.eq(fire), in_bad.eq(bad.any()), in_rt.eq(rt),
+        m.d.sync += [in_valid.eq(fire), in_bad.eq(bad.any()), halt.eq(fire & bad.any()),
+                     in_rt.eq(rt),
                      in_gstep.eq(gstep), in_block_last.eq(last_step),
                      in_row_last.eq(last_step & last_blk & job.last), in_step.eq(p)]
         m.d.sync += [in_step.pattern[i].eq(Mux(job.sparse, p.pattern[i], 0))
@@ -296,7 +306,8 @@ class GemvEngine(wiring.Component):
         inc = st_valid & st[0].row_last
         m.d.sync += outstanding.eq(outstanding + inc - y_fire_r)
         pending = (outstanding != 0) & ~(y_fire_r & (outstanding == 1))
-        m.d.comb += self.busy.eq(active | in_valid | s0_valid | s1_valid | st_valid | pending)
+        m.d.comb += self.busy.eq(starting | active | in_valid | s0_valid | s1_valid | st_valid |
+                                 pending)
         return m
 
 

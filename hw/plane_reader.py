@@ -95,14 +95,22 @@ class PlaneReader(wiring.Component):
         with m.If(in_valid):
             m.d.sync += wp.eq(Mux(wp == depth - 1, 0, wp + 1))
 
-        req_fire = self.req.valid & self.req.ready
+        # Timing: ``req.valid`` is two flip-flops ANDed, so the request's handshake (into the
+        # enables of nxt and left) has one LUT behind registers: left_nz (left != 0) and
+        # room (held < depth, held = level + inflight: lines with a credit), both kept with
+        # their counters rather than compared (a carry chain and a 24-bit compare were in
+        # front of the enables, placed apart).
+        held = Signal(range(depth + 1))
+        left_nz, room = Signal(), Signal(init=1)
+        req_fire = Signal()
         m.d.comb += [
-            self.req.valid.eq((left != 0) & (level + inflight < depth)),
+            self.req.valid.eq(left_nz & room),
             self.req.payload.eq(nxt),
             self.idle.eq(inflight == 0),
+            req_fire.eq(self.req.valid & self.req.ready),
         ]
         with m.If(req_fire):
-            m.d.sync += [nxt.eq(nxt + 1), left.eq(left - 1)]
+            m.d.sync += [nxt.eq(nxt + 1), left.eq(left - 1), left_nz.eq(left != 1)]
 
         # The elements leave through a small FIFO (distributed RAM): ``out`` is its read side,
         # so the consumer's ready reaches only the FIFO's pointers and level.
@@ -134,8 +142,10 @@ class PlaneReader(wiring.Component):
             m.d.sync += [cur_valid.eq(1), rp.eq(Mux(rp == depth - 1, 0, rp + 1))]
         with m.Elif(push & idx_last):
             m.d.sync += cur_valid.eq(0)
+        held_next = held + req_fire - load
         m.d.sync += [level.eq(level + in_valid - load),
-                     inflight.eq(inflight + req_fire - in_valid)]
+                     inflight.eq(inflight + req_fire - in_valid),
+                     held.eq(held_next), room.eq(held_next < depth)]
 
         # The head line's data lags its state by a cycle: a shift register that takes the
         # cycle-old decisions (push_q, load_q) and line address (rp_q), all flip-flops, so
@@ -160,7 +170,8 @@ class PlaneReader(wiring.Component):
         m.d.sync += go.eq(fifo.level + push_q + push < fifo.depth)
 
         with m.If(self.start):
-            m.d.sync += [nxt.eq(self.base), left.eq(self.lines), level.eq(0), wp.eq(0),
+            m.d.sync += [nxt.eq(self.base), left.eq(self.lines), left_nz.eq(self.lines != 0),
+                         level.eq(0), held.eq(0), room.eq(1), wp.eq(0),
                          rp.eq(0), idx.eq(0), idx_last.eq(n_elem == 1), cur_valid.eq(0),
                          push_q.eq(0), load_q.eq(0), go.eq(1)]
         return m

@@ -428,8 +428,8 @@ class NpuTop(wiring.Component):
         sets = []
         rq = {}                          # (set, name) -> the reader's request slice
         ro = {}                          # (set, name) -> the reader's elements
-        # arm_q: set si was armed (its readers started, which empties their output FIFOs) in
-        # the previous cycle; only then is it marked armed.
+        # arm_q: set si was armed in the previous cycle: its readers start (which empties
+        # their output FIFOs), and only then is it marked armed.
         arm_q = Signal(2)
         for si in range(2):
             rs = {}
@@ -588,19 +588,28 @@ class NpuTop(wiring.Component):
                      xs_base.eq(x_line + lines_q["xc"])]
         pat_base, wsc_base = Signal.like(arm_base), Signal.like(arm_base)
         arm_set = arm_rt[0]
+        # The readers start from arm_q, a cycle after the arming decision (timing: the
+        # decision, a LUT, went into the set and clear logic of every reader's registers,
+        # beside the compute unit's reset); the bases they start from are those of the
+        # arming cycle, registered (the running bases have moved on by then).
+        start_base = {n: Signal.like(b, name=f"{n}_start_base")
+                      for n, b in (("val", arm_base), ("pat", pat_base), ("wsc", wsc_base))}
+        m.d.sync += [start_base["val"].eq(arm_base), start_base["pat"].eq(pat_base),
+                     start_base["wsc"].eq(wsc_base)]
         for si in range(2):
             rs = sets[si]
             for n in names:
                 m.d.comb += rs[n].lines.eq(lines_q[n])
-            m.d.comb += [rs["val"].base.eq(arm_base), rs["pat"].base.eq(pat_base),
-                         rs["wsc"].base.eq(wsc_base), rs["xc"].base.eq(x_line),
+            m.d.comb += [rs["val"].base.eq(start_base["val"]),
+                         rs["pat"].base.eq(start_base["pat"]),
+                         rs["wsc"].base.eq(start_base["wsc"]), rs["xc"].base.eq(x_line),
                          rs["xs"].base.eq(xs_base)]
             can_arm = feeding & arm_more & (arm_set == si) & ~armed[si] & set_idle_q[si]
             comp.d.sync += arm_q[si].eq(can_arm)
+            comp.d.comb += [r.start.eq(arm_q[si]) for r in rs.values()]
             with comp.If(arm_q[si]):
                 comp.d.sync += armed[si].eq(1)
             with comp.If(can_arm):
-                comp.d.comb += [r.start.eq(1) for r in rs.values()]
                 comp.d.sync += [arm_rt.eq(arm_rt + 1),
                                 arm_more.eq(arm_rt < rts_m1),
                                 arm_base.eq(arm_base + panel_lines),
@@ -629,6 +638,10 @@ class NpuTop(wiring.Component):
         blk_last_at = Mux(sparse, bs // 4 - 1, bs // 2 - 1)
         blk_one = (bs // 4 == 1) & sparse | (bs // 2 == 1) & ~sparse    # one step per block
         fifos, tile_done = [], []
+        # The joins' own copy of the GEMV's sparse flag (timing: g's flip-flop sits by its
+        # many loads, far from the joins). g is stable from long before the first join.
+        join_sparse = Signal()
+        m.d.sync += join_sparse.eq(sparse)
         for si in range(2):
             fifo = SyncFIFO(width=beat_layout.size, depth=STEP_FIFO_DEPTH)
             comp.submodules[f"step_fifo{si}"] = fifo
@@ -639,15 +652,18 @@ class NpuTop(wiring.Component):
             s_in_blk = Signal(8, name=f"set{si}_s_in_blk")
             blk_last = Signal(name=f"set{si}_blk_last")
             rt_last = Signal(name=f"set{si}_rt_last")
-            credit = Signal(range(STEP_FIFO_DEPTH + 1), init=STEP_FIFO_DEPTH,
+            # The credits as a thermometer code (bit k: more than k credits), so taking or
+            # returning one shifts it and has_credit is its bit 0 (timing: a count, its
+            # adder and a compare were behind the join's decision).
+            credit = Signal(STEP_FIFO_DEPTH, init=(1 << STEP_FIFO_DEPTH) - 1,
                             name=f"set{si}_credit")
-            has_credit = Signal(init=1, name=f"set{si}_has_credit")
+            has_credit = credit[0]
             parity = step[0]
-            cond = {"val": 1, "pat": sparse, "xc": sparse | parity, "wsc": blk_last,
+            cond = {"val": 1, "pat": join_sparse, "xc": join_sparse | parity, "wsc": blk_last,
                     "xs": blk_last}
             v = Signal(name=f"set{si}_step_valid")
             m.d.comb += v.eq(armed[si] & has_credit & ro[si, "val"].valid &
-                             (ro[si, "pat"].valid | ~sparse) & ro[si, "xc"].valid &
+                             (ro[si, "pat"].valid | ~join_sparse) & ro[si, "xc"].valid &
                              ro[si, "wsc"].valid & ro[si, "xs"].valid)
             for n in names:
                 m.d.comb += ro[si, n].ready.eq(v & cond[n])
@@ -662,7 +678,7 @@ class NpuTop(wiring.Component):
                 nib = pat_p[4 * i:4 * i + 4]
                 comp.d.sync += sp.pattern[i].eq(Mux(nib[3], 7, nib[:3]))
             comp.d.sync += sp.x.as_value().eq(
-                Mux(sparse, xc_p, Mux(parity, xc_p[8:16], xc_p[0:8])))
+                Mux(join_sparse, xc_p, Mux(parity, xc_p[8:16], xc_p[0:8])))
             m.d.comb += [fifo.w_en.eq(beat_valid), fifo.w_data.eq(beat)]
             with comp.If(v):
                 comp.d.sync += [step.eq(step + 1),
@@ -685,8 +701,10 @@ class NpuTop(wiring.Component):
             m.d.comb += [pop.eq(step_in.ready & (out_cur == si) & fifo.r_rdy),
                          fifo.r_en.eq(pop)]
             comp.d.sync += ret.eq(pop)
-            credit_next = credit - v + ret
-            comp.d.sync += [credit.eq(credit_next), has_credit.eq(credit_next != 0)]
+            with comp.If(v & ~ret):
+                comp.d.sync += credit.eq(credit >> 1)
+            with comp.Elif(ret & ~v):
+                comp.d.sync += credit.eq(Cat(1, credit[:-1]))
         heads = [Signal(beat_layout, name=f"step_fifo{si}_head") for si in range(2)]
         m.d.comb += [heads[si].eq(fifos[si].r_data) for si in range(2)]
         m.d.comb += [step_in.valid.eq(Mux(out_cur, fifos[1].r_rdy, fifos[0].r_rdy)),
@@ -806,10 +824,15 @@ class NpuTop(wiring.Component):
         with comp.If(vlut.job.valid & vlut.job.ready):
             comp.d.sync += lut_job_sent.eq(1)
         # Which range the VLutEngine's TCM_RANGE came from: free-running registers of g (it
-        # is stable for the whole command; the sums fed the error mux in one cycle).
+        # is stable for the whole command; the sums fed the error mux in one cycle), the ends
+        # and then their compares (a sum and a compare in one cycle, from g across the die,
+        # was a long path too). The engine's own checks take more cycles than these two.
+        lut_table_end, lut_src_end = Signal(33), Signal(33)
         lut_table_out, lut_src_out = Signal(), Signal()
-        m.d.sync += [lut_table_out.eq(g.lut.table_addr + 32 > tcm_bytes),
-                     lut_src_out.eq(g.lut.src_addr + ((g.lut.count + 1) >> 1) > tcm_bytes)]
+        m.d.sync += [lut_table_end.eq(g.lut.table_addr + 32),
+                     lut_src_end.eq(g.lut.src_addr + ((g.lut.count + 1) >> 1)),
+                     lut_table_out.eq(lut_table_end > tcm_bytes),
+                     lut_src_out.eq(lut_src_end > tcm_bytes)]
         # Timing: the VLutEngine's completion is registered before it ends the command and
         # picks the error site (its state decode fed the compute unit's error address mux).
         # lut_active stays set for that cycle, so nothing is dispatched before it is seen.

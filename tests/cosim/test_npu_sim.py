@@ -126,7 +126,9 @@ def test_npu_lut_command_matches_interpreter_and_table():
 
 
 @pytest.mark.parametrize("field,value,code", [
-    ("count", 40, ErrorCode.BAD_LENGTH), ("dst_addr", 2048 - 64, ErrorCode.TCM_RANGE)])
+    ("count", 40, ErrorCode.BAD_LENGTH), ("dst_addr", 2048 - 64, ErrorCode.TCM_RANGE),
+    # which range failed decides the fault address (NpuTop works it out from the command)
+    ("src_addr", 2048 - 16, ErrorCode.TCM_RANGE), ("table_addr", 2048 - 16, ErrorCode.TCM_RANGE)])
 def test_npu_lut_errors_match_interpreter(field, value, code):
     from golden.compile import compile_lut
 
