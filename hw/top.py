@@ -11,7 +11,7 @@ with the GEMV y writer; the compute unit runs one command at a time).
 import operator
 from functools import reduce
 
-from amaranth import Array, Cat, Const, Module, Mux, ResetInserter, Shape, Signal
+from amaranth import Array, Cat, Const, Module, Mux, ResetInserter, Signal
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -22,6 +22,7 @@ from .config import NpuConfig
 from .csr import CSR_ADDR_BITS, Csr
 from .dma import Dma, DmaDir, DmaError
 from .gemv import GemvEngine
+from .head_fifo import HeadFifo
 from .plane_reader import PlaneReader
 from .skid import StreamSkid
 from .tcm import Tcm, tcm_addr_bits
@@ -47,12 +48,13 @@ class _State(enum.Enum, shape=3):
     DRAIN = 4     # error: let outstanding AXI traffic finish
 
 
-def _fifo_between(m, src, dst, shape, depth=4):
-    """A ``depth``-entry FIFO (distributed RAM) from stream ``src`` to stream ``dst``, its
-    handshakes driven in ``m``; returns it (``r_rdy``: it holds something)."""
-    fifo = SyncFIFO(width=Shape.cast(shape).width, depth=depth)
-    m.d.comb += [fifo.w_en.eq(src.valid), fifo.w_data.eq(src.payload), src.ready.eq(fifo.w_rdy),
-                 dst.valid.eq(fifo.r_rdy), dst.payload.eq(fifo.r_data), fifo.r_en.eq(dst.ready)]
+def _fifo_between(m, src, dst, shape, head_bits, depth=4):
+    """A ``depth``-entry HeadFifo (distributed RAM; the low ``head_bits`` of its head and its
+    valid in flip-flops) from stream ``src`` to stream ``dst``, connected in ``m``; returns
+    it (``o.valid``: it holds something)."""
+    fifo = HeadFifo(shape, depth=depth, head_bits=head_bits)
+    wiring.connect(m, src, fifo.i)
+    wiring.connect(m, fifo.o, dst)
     return fifo
 
 
@@ -166,8 +168,11 @@ class NpuTop(wiring.Component):
         # moves two pointers and a level, not the enables of the request's data registers
         # (as register slices, the placer pulled those towards the banks' write data, taking
         # the arbitration's end with them). One cycle more per TCM access.
+        # The Tcm's arbitration reads a request's address and write bit (the low bits of the
+        # payload): from the FIFO's head register (HeadFifo), not through its RAM's read.
+        tcm_head_bits = tcm_addr_bits(cfg) + 1
         core.submodules.dma_tcm_fifo = dma_tcm_fifo = _fifo_between(
-            m, dma.tcm_req, tcm.dma_req, tcm.dma_req.payload.shape())
+            m, dma.tcm_req, tcm.dma_req, tcm.dma_req.payload.shape(), head_bits=tcm_head_bits)
         wiring.connect(core, tcm.dma_resp, dma.tcm_resp)
         comp.submodules.engine = engine = GemvEngine(cfg)
         comp.submodules.vlut = vlut = VLutEngine(cfg)
@@ -485,7 +490,8 @@ class NpuTop(wiring.Component):
         # from the TCM's arbitration.
         comp.submodules.creq_skid = creq_skid = StreamSkid(laddr_bits)
         creq_tcm = stream.Signature(laddr_bits).create()
-        comp.submodules.creq_tcm_fifo = _fifo_between(m, creq_skid.o, creq_tcm, laddr_bits)
+        comp.submodules.creq_tcm_fifo = _fifo_between(
+            m, creq_skid.o, wiring.flipped(creq_tcm), laddr_bits, head_bits=laddr_bits)
         m.d.comb += [
             tcm.compute_req.valid.eq(creq_tcm.valid),
             tcm.compute_req.payload.addr.eq(creq_tcm.payload << _log2(cfg.tcm_banks)),
@@ -741,7 +747,7 @@ class NpuTop(wiring.Component):
         # the slice keeps the compute unit busy (comp_busy), so a later command sees it.
         comp.submodules.vreq_skid = vreq_skid = StreamSkid(tcm.vec_req.payload.shape())
         comp.submodules.vreq_tcm_fifo = vreq_tcm_fifo = _fifo_between(
-            m, vreq_skid.o, tcm.vec_req, tcm.vec_req.payload.shape())
+            m, vreq_skid.o, tcm.vec_req, tcm.vec_req.payload.shape(), head_bits=tcm_head_bits)
         vreq = vreq_skid.i
         with m.If(lut_active):
             m.d.comb += [
@@ -851,7 +857,7 @@ class NpuTop(wiring.Component):
                 report(comp, "compute", ErrorCode.BAD_LENGTH, g_addr)
         comp_busy = Signal()
         m.d.comb += comp_busy.eq(c_go | c_active | lut_active | vreq_skid.o.valid |
-                              vreq_tcm_fifo.r_rdy)
+                              vreq_tcm_fifo.o.valid)
         with comp.If(c_active & ~c_wait.any() & ~c_checking & ~feeding & job_sent &
                      ~engine.busy & ~c_go):
             comp.d.sync += c_active.eq(0)
@@ -904,7 +910,7 @@ class NpuTop(wiring.Component):
                             dma_dir.eq(Mux(h_is.store, DmaDir.TO_DRAM, DmaDir.TO_TCM))]
         start = csr.start
         drain_done = Signal()
-        m.d.comb += drain_done.eq((state == _State.DRAIN) & ~dma_busy & ~dma_tcm_fifo.r_rdy &
+        m.d.comb += drain_done.eq((state == _State.DRAIN) & ~dma_busy & ~dma_tcm_fifo.o.valid &
                                   ~f_busy & ~f_arvalid &
                                   all_idle)
         # Timing: the compute unit's reset reaches thousands of flip-flops (lanes, readers),
@@ -955,7 +961,7 @@ class NpuTop(wiring.Component):
         # first WAIT cycle, whose registered `waiting` was computed before the mask was set.
         waiting_q, wait_hold = Signal(), Signal()
         core.d.sync += [waiting_q.eq((sync_mask[0] & (dma_busy | d_desc_valid |
-                                                    dma_tcm_fifo.r_rdy)) |
+                                                    dma_tcm_fifo.o.valid)) |
                                      (sync_mask[1] & comp_busy) |
                                      (is_end & (f_busy | f_arvalid))),
                         wait_hold.eq(0)]
