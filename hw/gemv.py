@@ -209,13 +209,21 @@ class GemvEngine(wiring.Component):
         # no lane's ready reaches the engine or another lane in the same cycle (the global
         # stall was the engine's critical path). At full rate a level stays at 1.
         room = Signal()
-        m.d.sync += room.eq(_all([f.level <= _LANE_FIFO_DEPTH - 6 for f in fifos]))
+        room_next = _all([f.level <= _LANE_FIFO_DEPTH - 6 for f in fifos])
+        m.d.sync += room.eq(room_next)
 
+        # can_take (= active & ~error & ~halt & room) is one flip-flop, computed from those
+        # four's next values, so `step.ready` and the take decision behind it (the enables
+        # of the counters and the input registers, and the step FIFOs' pops in NpuTop) have a
+        # single register and no logic in front of them (timing).
         p = self.step.payload
         can_take = Signal()
-        m.d.comb += can_take.eq(active & ~self.error & ~halt & room)
-        m.d.comb += self.step.ready.eq(can_take)
         fire = Signal()
+        bad_any = Signal()
+        active_next = Mux(starting, 1, active & ~(fire & last_step & last_blk & last_rt))
+        m.d.sync += can_take.eq(active_next & ~self.error & ~halt & ~(fire & bad_any) &
+                                room_next)
+        m.d.comb += self.step.ready.eq(can_take)
         m.d.comb += [fire.eq(self.step.valid & can_take), self.mac_active.eq(fire),
                      self.stall_operand.eq(active & ~self.error & ~self.step.valid)]
 
@@ -224,7 +232,8 @@ class GemvEngine(wiring.Component):
         bad = Signal(lanes)
         m.d.comb += bad.eq(Cat(job.sparse & (p.pattern[i] >= len(PATTERN_POSITIONS))
                                for i in range(lanes)))
-        m.d.sync += [in_valid.eq(fire), in_bad.eq(bad.any()), halt.eq(fire & bad.any()),
+        m.d.comb += bad_any.eq(bad.any())
+        m.d.sync += [in_valid.eq(fire), in_bad.eq(bad_any), halt.eq(fire & bad_any),
                      in_rt.eq(rt),
                      in_gstep.eq(gstep), in_block_last.eq(last_step),
                      in_row_last.eq(last_step & last_blk & job.last), in_step.eq(p)]
