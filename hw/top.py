@@ -634,13 +634,23 @@ class NpuTop(wiring.Component):
         #     and the engine side takes from one set's FIFO until it sees one, then from the
         #     other's, so the engine gets the row tiles in order.
         step_shape = engine.step.payload.shape()
-        beat_layout = data.StructLayout({"step": step_shape, "rt_last": 1})
+        # A beat is a step and its rt_last, the patterns and rt_last lowest: the step FIFOs
+        # are HeadFifos that keep those in a register (timing: the engine's check of the
+        # patterns, and out_cur's toggle on rt_last, read the FIFO's distributed RAM, whose
+        # cells the wide beat spreads out, in front of the take decision).
+        step_fields = {n: f.shape for n, f in step_shape}
+        beat_layout = data.StructLayout({"pattern": step_fields.pop("pattern"), "rt_last": 1,
+                                         **step_fields})
+        head_bits = beat_layout["pattern"].shape.size + 1
         # The engine takes its steps from the FIFOs' heads directly, so the FIFOs (and only
         # their pointers) sit by the engine: a register slice between them pulled its data
         # registers towards the sets and the engine's ready ran across the die to their
         # enables.
         step_in = engine.step
         out_cur = Signal()               # the set whose FIFO the engine takes from now
+        # out_cur's copy for the steps' multiplexer (timing: its hundred selects pulled
+        # out_cur away from the take decision); toggled with it, so always equal.
+        out_sel = Signal()
         blk_last_at = Mux(sparse, bs // 4 - 1, bs // 2 - 1)
         blk_one = (bs // 4 == 1) & sparse | (bs // 2 == 1) & ~sparse    # one step per block
         fifos, tile_done = [], []
@@ -649,7 +659,7 @@ class NpuTop(wiring.Component):
         join_sparse = Signal()
         m.d.sync += join_sparse.eq(sparse)
         for si in range(2):
-            fifo = SyncFIFO(width=beat_layout.size, depth=STEP_FIFO_DEPTH)
+            fifo = HeadFifo(beat_layout, depth=STEP_FIFO_DEPTH, head_bits=head_bits)
             comp.submodules[f"step_fifo{si}"] = fifo
             fifos.append(fifo)
             # The set's step counters; blk_last (s_in_blk == steps per block - 1) and
@@ -677,7 +687,7 @@ class NpuTop(wiring.Component):
             beat = Signal(beat_layout, name=f"set{si}_step_p")
             beat_valid = Signal(name=f"set{si}_step_p_valid")
             val_p, pat_p, wsc_p, xc_p, xs_p = (ro[si, n].payload for n in names)
-            sp = beat.step
+            sp = beat
             comp.d.sync += [sp.w.eq(val_p), sp.scale_w.eq(wsc_p), sp.scale_x.eq(xs_p),
                             beat.rt_last.eq(rt_last), beat_valid.eq(v)]
             for i in range(lanes):
@@ -685,7 +695,8 @@ class NpuTop(wiring.Component):
                 comp.d.sync += sp.pattern[i].eq(Mux(nib[3], 7, nib[:3]))
             comp.d.sync += sp.x.as_value().eq(
                 Mux(join_sparse, xc_p, Mux(parity, xc_p[8:16], xc_p[0:8])))
-            m.d.comb += [fifo.w_en.eq(beat_valid), fifo.w_data.eq(beat)]
+            # No ready: the credits keep a place for every beat.
+            m.d.comb += [fifo.i.valid.eq(beat_valid), fifo.i.payload.eq(beat)]
             with comp.If(v):
                 comp.d.sync += [step.eq(step + 1),
                                 s_in_blk.eq(Mux(blk_last, 0, s_in_blk + 1)),
@@ -704,20 +715,23 @@ class NpuTop(wiring.Component):
             # later (so the FIFO never overflows: a beat in step_p holds its credit).
             pop = Signal(name=f"set{si}_pop")
             ret = Signal(name=f"set{si}_credit_back")
-            m.d.comb += [pop.eq(step_in.ready & (out_cur == si) & fifo.r_rdy),
-                         fifo.r_en.eq(pop)]
+            m.d.comb += [pop.eq(step_in.ready & (out_cur == si) & fifo.o.valid),
+                         fifo.o.ready.eq(step_in.ready & (out_cur == si))]
             comp.d.sync += ret.eq(pop)
             with comp.If(v & ~ret):
                 comp.d.sync += credit.eq(credit >> 1)
             with comp.Elif(ret & ~v):
                 comp.d.sync += credit.eq(Cat(1, credit[:-1]))
-        heads = [Signal(beat_layout, name=f"step_fifo{si}_head") for si in range(2)]
-        m.d.comb += [heads[si].eq(fifos[si].r_data) for si in range(2)]
-        m.d.comb += [step_in.valid.eq(Mux(out_cur, fifos[1].r_rdy, fifos[0].r_rdy)),
-                     step_in.payload.eq(Mux(out_cur, heads[1].step, heads[0].step))]
+        heads = [fifos[si].o.payload for si in range(2)]
+        steps_out = [Signal(step_shape, name=f"step_fifo{si}_step") for si in range(2)]
+        for si in range(2):
+            m.d.comb += [getattr(steps_out[si], n).eq(getattr(heads[si], n))
+                         for n, _ in step_shape]
+        m.d.comb += [step_in.valid.eq(Mux(out_cur, fifos[1].o.valid, fifos[0].o.valid)),
+                     step_in.payload.eq(Mux(out_sel, steps_out[1], steps_out[0]))]
         with comp.If(step_in.valid & step_in.ready &
                      Mux(out_cur, heads[1].rt_last, heads[0].rt_last)):
-            comp.d.sync += out_cur.eq(~out_cur)
+            comp.d.sync += [out_cur.eq(~out_cur), out_sel.eq(~out_sel)]
         # `cur`: the set whose row tile is the oldest not yet joined (the arbiter serves its
         # readers first); it moves on a cycle after that set's last step.
         with comp.If(Mux(cur, tile_done[1], tile_done[0])):
@@ -783,7 +797,7 @@ class NpuTop(wiring.Component):
         with comp.If(c_go):
             comp.d.sync += [c_active.eq(1), c_wait.eq(1), job_sent.eq(0), c_ok.eq(0),
                             y_rt.eq(0), y_j.eq(0), arm_rt.eq(0), armed.eq(0), cur.eq(0),
-                            arm_more.eq(0), out_cur.eq(0)]
+                            arm_more.eq(0), out_cur.eq(0), out_sel.eq(0)]
         # The checks' outcomes are free-running registers (one cycle after w_span), and so is
         # the first failing check's code and address (one more cycle), read by c_checking as
         # one error site: sums, compares and the checks' priority in the checking cycle fed
