@@ -207,14 +207,15 @@ class NpuTop(wiring.Component):
             mod.d.comb += flag.eq(1)
 
         cmd_base, cmd_count = Signal(64), Signal(32)
-        # Timing: the window's end and the Dma's limit are free-running registers (two cycles
-        # behind the CSR; a run starts later than that after a CSR write). Computed in the
-        # same cycle as their uses, the 64-bit sums fed the Dma's window check and the list
-        # check (the small top's longest path, 20.4 ns).
+        # Timing: the window's end and the Dma's limit are free-running registers (three
+        # cycles behind the CSR; the Dma reads them only for a LOAD/STORE fetched from DRAM
+        # long after a CSR write). Computed in the same cycle as their uses, the 64-bit sums
+        # fed the Dma's window check and the list check (the small top's longest path,
+        # 20.4 ns); the limit's subtract and its saturation are a cycle each.
         win_lo, win_hi = Signal(65), Signal(65)     # [win_lo, win_hi)
         m.d.sync += [win_lo.eq(csr.win_base), win_hi.eq(csr.win_base + csr.win_size)]
         dma_limit = Signal(65)
-        m.d.comb += dma_limit.eq(win_hi - 1)
+        m.d.sync += dma_limit.eq(win_hi - 1)
         win_base_q, win_limit_q = Signal(abits), Signal(abits)
         m.d.sync += [win_base_q.eq(win_lo),
                      win_limit_q.eq(Mux(dma_limit >> abits != 0, (1 << abits) - 1, dma_limit))]
@@ -439,11 +440,11 @@ class NpuTop(wiring.Component):
         for si in range(2):
             rs = {}
             for n in names:
-                # Credit for one line per cycle per reader (PlaneReader: L + 3), L being the
+                # Credit for one line per cycle per reader (PlaneReader: L + 4), L being the
                 # four request slices (4) and the TCM's read latency and response buffer
                 # (read_latency + 1). The buffer is distributed RAM: 16 lines cost no more.
                 rs[n] = PlaneReader(line_bits=line_bits, elem_bits=elem[n], addr_bits=laddr_bits,
-                                    depth=tcm.read_latency + 8)
+                                    depth=tcm.read_latency + 9)
                 comp.submodules[f"rd{si}_{n}"] = rs[n]
                 # Timing: each reader's requests pass a register slice, so the arbiter sees
                 # only flip-flops and its grant ends at flip-flops (one cycle more: + 1 above).
