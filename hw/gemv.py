@@ -160,6 +160,9 @@ class GemvEngine(wiring.Component):
         # (a counter that moves on compares with its last value minus one, one that wraps
         # loads "the count is 1"), so no compare of a counter reaches the counters' enables.
         last_step, last_blk, last_rt = Signal(), Signal(), Signal()
+        # last_all: the next step taken is the job's last (= last_step & last_blk & last_rt,
+        # kept with them), so the job's end is one flip-flop in can_take's next value.
+        last_all = Signal()
         steps_m2 = Signal(8)                   # number of steps / blocks / row tiles - 2
         kb_m2, rt_m2 = Signal(16), Signal(16)
         steps_one, kb_one = Signal(), Signal()  # one step per block / one block per row
@@ -199,7 +202,9 @@ class GemvEngine(wiring.Component):
                          gstep.eq(0), steps_m2.eq(n_steps - 2), kb_m2.eq(job.k_blocks - 2),
                          rt_m2.eq(job.row_tiles - 2), steps_one.eq(n_steps == 1),
                          kb_one.eq(job.k_blocks == 1), last_step.eq(n_steps == 1),
-                         last_blk.eq(job.k_blocks == 1), last_rt.eq(job.row_tiles == 1)]
+                         last_blk.eq(job.k_blocks == 1), last_rt.eq(job.row_tiles == 1),
+                         last_all.eq((n_steps == 1) & (job.k_blocks == 1) &
+                                     (job.row_tiles == 1))]
 
         # ---- credit: the lanes never stall the engine -----------------------------------
         # A step taken in cycle t is written into every lane FIFO in cycle t + 4; `room`
@@ -220,7 +225,7 @@ class GemvEngine(wiring.Component):
         can_take = Signal()
         fire = Signal()
         bad_any = Signal()
-        active_next = Mux(starting, 1, active & ~(fire & last_step & last_blk & last_rt))
+        active_next = Mux(starting, 1, active & ~(fire & last_all))
         m.d.sync += can_take.eq(active_next & ~self.error & ~halt & ~(fire & bad_any) &
                                 room_next)
         m.d.comb += self.step.ready.eq(can_take)
@@ -241,6 +246,15 @@ class GemvEngine(wiring.Component):
                      for i in range(lanes)]
         with m.If(fire):
             m.d.sync += [stp.eq(stp + 1), gstep.eq(gstep + 1), last_step.eq(stp == steps_m2)]
+            # last_all's next value from the three flags' next values (below).
+            with m.If(~last_step):
+                m.d.sync += last_all.eq((stp == steps_m2) & last_blk & last_rt)
+            with m.Elif(~last_blk):
+                m.d.sync += last_all.eq(steps_one & (blk == kb_m2) & last_rt)
+            with m.Elif(~last_rt):
+                m.d.sync += last_all.eq(steps_one & kb_one & (rt == rt_m2))
+            with m.Else():
+                m.d.sync += last_all.eq(0)
             with m.If(last_step):
                 m.d.sync += [stp.eq(0), last_step.eq(steps_one),
                              blk.eq(blk + 1), last_blk.eq(blk == kb_m2)]
