@@ -108,6 +108,8 @@ class HeadFifo(wiring.Component):
             m.d.sync += produce.eq(after(produce))
         with m.If(do_read):
             m.d.sync += consume.eq(after(consume))
-        level_next = level + do_write - do_read
-        m.d.sync += [level.eq(level_next), nonempty.eq(level_next != 0)]
+        # nonempty's next value without the level's adder (timing: a write's valid, from a
+        # unit across the die, went through the carry chain into it).
+        m.d.sync += [level.eq(level + do_write - do_read),
+                     nonempty.eq(do_write | (level >= 2) | ((level == 1) & ~do_read))]
         return m

@@ -728,8 +728,12 @@ class NpuTop(wiring.Component):
         for si in range(2):
             m.d.comb += [getattr(steps_out[si], n).eq(getattr(heads[si], n))
                          for n, _ in step_shape]
+        # The patterns (which the engine checks before it takes a step) are selected by
+        # out_cur, the rest by its copy out_sel (timing: out_sel sits by its hundred selects).
         m.d.comb += [step_in.valid.eq(Mux(out_cur, fifos[1].o.valid, fifos[0].o.valid)),
-                     step_in.payload.eq(Mux(out_sel, steps_out[1], steps_out[0]))]
+                     step_in.payload.eq(Mux(out_sel, steps_out[1], steps_out[0])),
+                     step_in.payload.pattern.eq(Mux(out_cur, steps_out[1].pattern,
+                                                    steps_out[0].pattern))]
         with comp.If(step_in.valid & step_in.ready &
                      Mux(out_cur, heads[1].rt_last, heads[0].rt_last)):
             comp.d.sync += [out_cur.eq(~out_cur), out_sel.eq(~out_sel)]
