@@ -613,7 +613,16 @@ class NpuTop(wiring.Component):
                          rs["xs"].base.eq(xs_base)]
             can_arm = feeding & arm_more & (arm_set == si) & ~armed[si] & set_idle_q[si]
             comp.d.sync += arm_q[si].eq(can_arm)
-            comp.d.comb += [r.start.eq(arm_q[si]) for r in rs.values()]
+            # Each reader's start is a flip-flop of its own, equal to arm_q[si] (timing: with
+            # one start net per set, the readers' clear logic -- start or the compute unit's
+            # reset, into their flip-flops' set/reset -- was one net spanning the set's
+            # readers, which sit by their block RAMs across the die). `& ~start` never
+            # changes its value (a set is never armed in two cycles in a row: arm_rt moves
+            # on) but keeps Yosys from merging the five equal flip-flops into one.
+            for n, r in rs.items():
+                r_start = Signal(name=f"rd{si}_{n}_start")
+                comp.d.sync += r_start.eq(can_arm & ~r_start)
+                comp.d.comb += r.start.eq(r_start)
             with comp.If(arm_q[si]):
                 comp.d.sync += armed[si].eq(1)
             with comp.If(can_arm):
