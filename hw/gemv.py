@@ -160,9 +160,6 @@ class GemvEngine(wiring.Component):
         # (a counter that moves on compares with its last value minus one, one that wraps
         # loads "the count is 1"), so no compare of a counter reaches the counters' enables.
         last_step, last_blk, last_rt = Signal(), Signal(), Signal()
-        # last_all: the next step taken is the job's last (= last_step & last_blk & last_rt,
-        # kept with them), so the job's end is one flip-flop in can_take's next value.
-        last_all = Signal()
         steps_m2 = Signal(8)                   # number of steps / blocks / row tiles - 2
         kb_m2, rt_m2 = Signal(16), Signal(16)
         steps_one, kb_one = Signal(), Signal()  # one step per block / one block per row
@@ -202,9 +199,7 @@ class GemvEngine(wiring.Component):
                          gstep.eq(0), steps_m2.eq(n_steps - 2), kb_m2.eq(job.k_blocks - 2),
                          rt_m2.eq(job.row_tiles - 2), steps_one.eq(n_steps == 1),
                          kb_one.eq(job.k_blocks == 1), last_step.eq(n_steps == 1),
-                         last_blk.eq(job.k_blocks == 1), last_rt.eq(job.row_tiles == 1),
-                         last_all.eq((n_steps == 1) & (job.k_blocks == 1) &
-                                     (job.row_tiles == 1))]
+                         last_blk.eq(job.k_blocks == 1), last_rt.eq(job.row_tiles == 1)]
 
         # ---- credit: the lanes never stall the engine -----------------------------------
         # A step taken in cycle t is written into every lane FIFO in cycle t + 4; `room`
@@ -214,21 +209,13 @@ class GemvEngine(wiring.Component):
         # no lane's ready reaches the engine or another lane in the same cycle (the global
         # stall was the engine's critical path). At full rate a level stays at 1.
         room = Signal()
-        room_next = _all([f.level <= _LANE_FIFO_DEPTH - 6 for f in fifos])
-        m.d.sync += room.eq(room_next)
+        m.d.sync += room.eq(_all([f.level <= _LANE_FIFO_DEPTH - 6 for f in fifos]))
 
-        # can_take (= active & ~error & ~halt & room) is one flip-flop, computed from those
-        # four's next values, so `step.ready` and the take decision behind it (the enables
-        # of the counters and the input registers, and the step FIFOs' pops in NpuTop) have a
-        # single register and no logic in front of them (timing).
         p = self.step.payload
         can_take = Signal()
-        fire = Signal()
-        bad_any = Signal()
-        active_next = Mux(starting, 1, active & ~(fire & last_all))
-        m.d.sync += can_take.eq(active_next & ~self.error & ~halt & ~(fire & bad_any) &
-                                room_next)
+        m.d.comb += can_take.eq(active & ~self.error & ~halt & room)
         m.d.comb += self.step.ready.eq(can_take)
+        fire = Signal()
         m.d.comb += [fire.eq(self.step.valid & can_take), self.mac_active.eq(fire),
                      self.stall_operand.eq(active & ~self.error & ~self.step.valid)]
 
@@ -237,8 +224,7 @@ class GemvEngine(wiring.Component):
         bad = Signal(lanes)
         m.d.comb += bad.eq(Cat(job.sparse & (p.pattern[i] >= len(PATTERN_POSITIONS))
                                for i in range(lanes)))
-        m.d.comb += bad_any.eq(bad.any())
-        m.d.sync += [in_valid.eq(fire), in_bad.eq(bad_any), halt.eq(fire & bad_any),
+        m.d.sync += [in_valid.eq(fire), in_bad.eq(bad.any()), halt.eq(fire & bad.any()),
                      in_rt.eq(rt),
                      in_gstep.eq(gstep), in_block_last.eq(last_step),
                      in_row_last.eq(last_step & last_blk & job.last), in_step.eq(p)]
@@ -246,15 +232,6 @@ class GemvEngine(wiring.Component):
                      for i in range(lanes)]
         with m.If(fire):
             m.d.sync += [stp.eq(stp + 1), gstep.eq(gstep + 1), last_step.eq(stp == steps_m2)]
-            # last_all's next value from the three flags' next values (below).
-            with m.If(~last_step):
-                m.d.sync += last_all.eq((stp == steps_m2) & last_blk & last_rt)
-            with m.Elif(~last_blk):
-                m.d.sync += last_all.eq(steps_one & (blk == kb_m2) & last_rt)
-            with m.Elif(~last_rt):
-                m.d.sync += last_all.eq(steps_one & kb_one & (rt == rt_m2))
-            with m.Else():
-                m.d.sync += last_all.eq(0)
             with m.If(last_step):
                 m.d.sync += [stp.eq(0), last_step.eq(steps_one),
                              blk.eq(blk + 1), last_blk.eq(blk == kb_m2)]

@@ -34,10 +34,10 @@ class PlaneReader(wiring.Component):
         Width of a line address.
     depth : int
         Lines requested or in the line buffer at once (credit). One line per cycle needs
-        ``depth`` >= L + 4 for a response L cycles after its request (a line holds its credit
-        until a cycle after it leaves the buffer: the response register, the buffer write
-        and the load into the output register take 3 cycles). The line being handed out
-        sits in a register besides these.
+        ``depth`` >= L + 3 for a response L cycles after its request (a line holds its credit
+        until it leaves the buffer: the response register, the buffer write and the load
+        into the output register take 3 cycles). The line being handed out sits in a
+        register besides these.
 
     Members
     -------
@@ -142,12 +142,10 @@ class PlaneReader(wiring.Component):
             m.d.sync += [cur_valid.eq(1), rp.eq(Mux(rp == depth - 1, 0, rp + 1))]
         with m.Elif(push & idx_last):
             m.d.sync += cur_valid.eq(0)
-        # room leaves out this cycle's load (a line's credit comes back a cycle after it
-        # leaves the buffer), so the hand-out's decision is not in front of it: one line
-        # more of depth for one line per cycle.
+        held_next = held + req_fire - load
         m.d.sync += [level.eq(level + in_valid - load),
                      inflight.eq(inflight + req_fire - in_valid),
-                     held.eq(held + req_fire - load), room.eq(held + req_fire < depth)]
+                     held.eq(held_next), room.eq(held_next < depth)]
 
         # The head line's data lags its state by a cycle: a shift register that takes the
         # cycle-old decisions (push_q, load_q) and line address (rp_q), all flip-flops, so
@@ -160,12 +158,13 @@ class PlaneReader(wiring.Component):
         # a request and a response later.
         line = Signal(self._line_bits, reset_less=True)
         push_q, load_q = Signal(), Signal()
-        line_en = Signal()                      # load_q | push_q, a flip-flop of its own
         rp_q = Signal.like(rp)
-        m.d.sync += [push_q.eq(push), load_q.eq(load), line_en.eq(load | push), rp_q.eq(rp)]
+        m.d.sync += [push_q.eq(push), load_q.eq(load), rp_q.eq(rp)]
         m.d.comb += [rd.addr.eq(rp_q), fifo.w_en.eq(push_q), fifo.w_data.eq(line[:eb])]
-        with m.If(line_en):
-            m.d.sync += line.eq(Mux(load_q, rd.data, line >> eb))
+        with m.If(load_q):
+            m.d.sync += line.eq(rd.data)
+        with m.Elif(push_q):
+            m.d.sync += line.eq(line >> eb)
         # The credit: this cycle's FIFO level plus the write in flight (push_q) and this
         # cycle's push (written next cycle) must leave room, reads not counted.
         m.d.sync += go.eq(fifo.level + push_q + push < fifo.depth)
@@ -174,5 +173,5 @@ class PlaneReader(wiring.Component):
             m.d.sync += [nxt.eq(self.base), left.eq(self.lines), left_nz.eq(self.lines != 0),
                          level.eq(0), held.eq(0), room.eq(1), wp.eq(0),
                          rp.eq(0), idx.eq(0), idx_last.eq(n_elem == 1), cur_valid.eq(0),
-                         push_q.eq(0), load_q.eq(0), line_en.eq(0), go.eq(1)]
+                         push_q.eq(0), load_q.eq(0), go.eq(1)]
         return m

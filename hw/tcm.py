@@ -36,7 +36,7 @@ made to the same address in the same cycle.
 
 A conflict stalls the loser (its ``ready`` stays low); nothing is dropped, duplicated or
 reordered: each port's requests are served in order and its read responses come back in
-request order, ``read_latency`` cycles after the grant into a buffer of ``read_latency + 3``
+request order, ``read_latency`` cycles after the grant into a buffer of ``read_latency + 2``
 entries that a read is granted only when it has room for (so each port still takes one read
 per cycle), and out of it the cycle after. ``read_latency`` (timing on ECP5, where the banks'
 block RAMs are spread over the chip):
@@ -214,7 +214,7 @@ class Tcm(wiring.Component):
                 m.d.comb += sel.eq(1 << bank)
                 is_write = req.payload.write
 
-            fifo = SyncFIFO(width=resp_bits[i], depth=lat + 3)
+            fifo = SyncFIFO(width=resp_bits[i], depth=lat + 2)
             m.submodules[f"{name}_resp_fifo"] = fifo
             # Per read in flight, one stage per cycle of latency: valid, bank, wide.
             infl_v = [Signal(name=f"{name}_inflight{k}") for k in range(lat)]
@@ -231,16 +231,13 @@ class Tcm(wiring.Component):
             ]
             # A read is granted only if its word has room when it arrives: ``occ`` counts the
             # reads granted and not yet popped, a register, so that neither the buffer's level
-            # nor this cycle's pop feeds the arbitration (timing). The pops it counts are a
-            # cycle old (pop_q: the consumer's ready then reaches one flip-flop by the buffer,
-            # and ``occ`` can sit by the arbitration), so ``occ`` may be one high; two more
-            # entries than the latency needs keep one read per cycle.
-            occ = Signal(range(lat + 4), name=f"{name}_occupancy")
-            pop_q = Signal(name=f"{name}_pop_q")
+            # nor this cycle's pop feeds the arbitration (timing); one more entry than the
+            # latency needs keeps one read per cycle.
+            occ = Signal(range(lat + 3), name=f"{name}_occupancy")
             grant_read = Signal(name=f"{name}_grant_read")
             elig = Signal(name=f"{name}_eligible")
-            m.d.comb += elig.eq(req.valid & (is_write | (occ < lat + 3)))
-            m.d.sync += [pop_q.eq(pop), occ.eq(occ + grant_read - pop_q)]
+            m.d.comb += elig.eq(req.valid & (is_write | (occ < lat + 2)))
+            m.d.sync += occ.eq(occ + grant_read - pop)
 
             # ``urg`` (age == starve_limit) is a register of its own (timing).
             age = Signal(range(self._starve_limit + 1), name=f"{name}_age")

@@ -11,7 +11,7 @@ with the GEMV y writer; the compute unit runs one command at a time).
 import operator
 from functools import reduce
 
-from amaranth import Array, Cat, Const, Module, Mux, ResetInserter, Signal
+from amaranth import Array, Cat, Const, Module, Mux, ResetInserter, Shape, Signal
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -22,7 +22,6 @@ from .config import NpuConfig
 from .csr import CSR_ADDR_BITS, Csr
 from .dma import Dma, DmaDir, DmaError
 from .gemv import GemvEngine
-from .head_fifo import HeadFifo
 from .plane_reader import PlaneReader
 from .skid import StreamSkid
 from .tcm import Tcm, tcm_addr_bits
@@ -48,13 +47,12 @@ class _State(enum.Enum, shape=3):
     DRAIN = 4     # error: let outstanding AXI traffic finish
 
 
-def _fifo_between(m, src, dst, shape, head_bits, depth=4):
-    """A ``depth``-entry HeadFifo (distributed RAM; the low ``head_bits`` of its head and its
-    valid in flip-flops) from stream ``src`` to stream ``dst``, connected in ``m``; returns
-    it (``o.valid``: it holds something)."""
-    fifo = HeadFifo(shape, depth=depth, head_bits=head_bits)
-    wiring.connect(m, src, fifo.i)
-    wiring.connect(m, fifo.o, dst)
+def _fifo_between(m, src, dst, shape, depth=4):
+    """A ``depth``-entry FIFO (distributed RAM) from stream ``src`` to stream ``dst``, its
+    handshakes driven in ``m``; returns it (``r_rdy``: it holds something)."""
+    fifo = SyncFIFO(width=Shape.cast(shape).width, depth=depth)
+    m.d.comb += [fifo.w_en.eq(src.valid), fifo.w_data.eq(src.payload), src.ready.eq(fifo.w_rdy),
+                 dst.valid.eq(fifo.r_rdy), dst.payload.eq(fifo.r_data), fifo.r_en.eq(dst.ready)]
     return fifo
 
 
@@ -168,11 +166,8 @@ class NpuTop(wiring.Component):
         # moves two pointers and a level, not the enables of the request's data registers
         # (as register slices, the placer pulled those towards the banks' write data, taking
         # the arbitration's end with them). One cycle more per TCM access.
-        # The Tcm's arbitration reads a request's address and write bit (the low bits of the
-        # payload): from the FIFO's head register (HeadFifo), not through its RAM's read.
-        tcm_head_bits = tcm_addr_bits(cfg) + 1
         core.submodules.dma_tcm_fifo = dma_tcm_fifo = _fifo_between(
-            m, dma.tcm_req, tcm.dma_req, tcm.dma_req.payload.shape(), head_bits=tcm_head_bits)
+            m, dma.tcm_req, tcm.dma_req, tcm.dma_req.payload.shape())
         wiring.connect(core, tcm.dma_resp, dma.tcm_resp)
         comp.submodules.engine = engine = GemvEngine(cfg)
         comp.submodules.vlut = vlut = VLutEngine(cfg)
@@ -207,15 +202,14 @@ class NpuTop(wiring.Component):
             mod.d.comb += flag.eq(1)
 
         cmd_base, cmd_count = Signal(64), Signal(32)
-        # Timing: the window's end and the Dma's limit are free-running registers (three
-        # cycles behind the CSR; the Dma reads them only for a LOAD/STORE fetched from DRAM
-        # long after a CSR write). Computed in the same cycle as their uses, the 64-bit sums
-        # fed the Dma's window check and the list check (the small top's longest path,
-        # 20.4 ns); the limit's subtract and its saturation are a cycle each.
+        # Timing: the window's end and the Dma's limit are free-running registers (two cycles
+        # behind the CSR; a run starts later than that after a CSR write). Computed in the
+        # same cycle as their uses, the 64-bit sums fed the Dma's window check and the list
+        # check (the small top's longest path, 20.4 ns).
         win_lo, win_hi = Signal(65), Signal(65)     # [win_lo, win_hi)
         m.d.sync += [win_lo.eq(csr.win_base), win_hi.eq(csr.win_base + csr.win_size)]
         dma_limit = Signal(65)
-        m.d.sync += dma_limit.eq(win_hi - 1)
+        m.d.comb += dma_limit.eq(win_hi - 1)
         win_base_q, win_limit_q = Signal(abits), Signal(abits)
         m.d.sync += [win_base_q.eq(win_lo),
                      win_limit_q.eq(Mux(dma_limit >> abits != 0, (1 << abits) - 1, dma_limit))]
@@ -440,11 +434,11 @@ class NpuTop(wiring.Component):
         for si in range(2):
             rs = {}
             for n in names:
-                # Credit for one line per cycle per reader (PlaneReader: L + 4), L being the
+                # Credit for one line per cycle per reader (PlaneReader: L + 3), L being the
                 # four request slices (4) and the TCM's read latency and response buffer
                 # (read_latency + 1). The buffer is distributed RAM: 16 lines cost no more.
                 rs[n] = PlaneReader(line_bits=line_bits, elem_bits=elem[n], addr_bits=laddr_bits,
-                                    depth=tcm.read_latency + 9)
+                                    depth=tcm.read_latency + 8)
                 comp.submodules[f"rd{si}_{n}"] = rs[n]
                 # Timing: each reader's requests pass a register slice, so the arbiter sees
                 # only flip-flops and its grant ends at flip-flops (one cycle more: + 1 above).
@@ -491,8 +485,7 @@ class NpuTop(wiring.Component):
         # from the TCM's arbitration.
         comp.submodules.creq_skid = creq_skid = StreamSkid(laddr_bits)
         creq_tcm = stream.Signature(laddr_bits).create()
-        comp.submodules.creq_tcm_fifo = _fifo_between(
-            m, creq_skid.o, wiring.flipped(creq_tcm), laddr_bits, head_bits=laddr_bits)
+        comp.submodules.creq_tcm_fifo = _fifo_between(m, creq_skid.o, creq_tcm, laddr_bits)
         m.d.comb += [
             tcm.compute_req.valid.eq(creq_tcm.valid),
             tcm.compute_req.payload.addr.eq(creq_tcm.payload << _log2(cfg.tcm_banks)),
@@ -613,16 +606,7 @@ class NpuTop(wiring.Component):
                          rs["xs"].base.eq(xs_base)]
             can_arm = feeding & arm_more & (arm_set == si) & ~armed[si] & set_idle_q[si]
             comp.d.sync += arm_q[si].eq(can_arm)
-            # Each reader's start is a flip-flop of its own, equal to arm_q[si] (timing: with
-            # one start net per set, the readers' clear logic -- start or the compute unit's
-            # reset, into their flip-flops' set/reset -- was one net spanning the set's
-            # readers, which sit by their block RAMs across the die). `& ~start` never
-            # changes its value (a set is never armed in two cycles in a row: arm_rt moves
-            # on) but keeps Yosys from merging the five equal flip-flops into one.
-            for n, r in rs.items():
-                r_start = Signal(name=f"rd{si}_{n}_start")
-                comp.d.sync += r_start.eq(can_arm & ~r_start)
-                comp.d.comb += r.start.eq(r_start)
+            comp.d.comb += [r.start.eq(arm_q[si]) for r in rs.values()]
             with comp.If(arm_q[si]):
                 comp.d.sync += armed[si].eq(1)
             with comp.If(can_arm):
@@ -644,23 +628,13 @@ class NpuTop(wiring.Component):
         #     and the engine side takes from one set's FIFO until it sees one, then from the
         #     other's, so the engine gets the row tiles in order.
         step_shape = engine.step.payload.shape()
-        # A beat is a step and its rt_last, the patterns and rt_last lowest: the step FIFOs
-        # are HeadFifos that keep those in a register (timing: the engine's check of the
-        # patterns, and out_cur's toggle on rt_last, read the FIFO's distributed RAM, whose
-        # cells the wide beat spreads out, in front of the take decision).
-        step_fields = {n: f.shape for n, f in step_shape}
-        beat_layout = data.StructLayout({"pattern": step_fields.pop("pattern"), "rt_last": 1,
-                                         **step_fields})
-        head_bits = beat_layout["pattern"].shape.size + 1
+        beat_layout = data.StructLayout({"step": step_shape, "rt_last": 1})
         # The engine takes its steps from the FIFOs' heads directly, so the FIFOs (and only
         # their pointers) sit by the engine: a register slice between them pulled its data
         # registers towards the sets and the engine's ready ran across the die to their
         # enables.
         step_in = engine.step
         out_cur = Signal()               # the set whose FIFO the engine takes from now
-        # out_cur's copy for the steps' multiplexer (timing: its hundred selects pulled
-        # out_cur away from the take decision); toggled with it, so always equal.
-        out_sel = Signal()
         blk_last_at = Mux(sparse, bs // 4 - 1, bs // 2 - 1)
         blk_one = (bs // 4 == 1) & sparse | (bs // 2 == 1) & ~sparse    # one step per block
         fifos, tile_done = [], []
@@ -669,7 +643,7 @@ class NpuTop(wiring.Component):
         join_sparse = Signal()
         m.d.sync += join_sparse.eq(sparse)
         for si in range(2):
-            fifo = HeadFifo(beat_layout, depth=STEP_FIFO_DEPTH, head_bits=head_bits)
+            fifo = SyncFIFO(width=beat_layout.size, depth=STEP_FIFO_DEPTH)
             comp.submodules[f"step_fifo{si}"] = fifo
             fifos.append(fifo)
             # The set's step counters; blk_last (s_in_blk == steps per block - 1) and
@@ -697,7 +671,7 @@ class NpuTop(wiring.Component):
             beat = Signal(beat_layout, name=f"set{si}_step_p")
             beat_valid = Signal(name=f"set{si}_step_p_valid")
             val_p, pat_p, wsc_p, xc_p, xs_p = (ro[si, n].payload for n in names)
-            sp = beat
+            sp = beat.step
             comp.d.sync += [sp.w.eq(val_p), sp.scale_w.eq(wsc_p), sp.scale_x.eq(xs_p),
                             beat.rt_last.eq(rt_last), beat_valid.eq(v)]
             for i in range(lanes):
@@ -705,8 +679,7 @@ class NpuTop(wiring.Component):
                 comp.d.sync += sp.pattern[i].eq(Mux(nib[3], 7, nib[:3]))
             comp.d.sync += sp.x.as_value().eq(
                 Mux(join_sparse, xc_p, Mux(parity, xc_p[8:16], xc_p[0:8])))
-            # No ready: the credits keep a place for every beat.
-            m.d.comb += [fifo.i.valid.eq(beat_valid), fifo.i.payload.eq(beat)]
+            m.d.comb += [fifo.w_en.eq(beat_valid), fifo.w_data.eq(beat)]
             with comp.If(v):
                 comp.d.sync += [step.eq(step + 1),
                                 s_in_blk.eq(Mux(blk_last, 0, s_in_blk + 1)),
@@ -725,27 +698,20 @@ class NpuTop(wiring.Component):
             # later (so the FIFO never overflows: a beat in step_p holds its credit).
             pop = Signal(name=f"set{si}_pop")
             ret = Signal(name=f"set{si}_credit_back")
-            m.d.comb += [pop.eq(step_in.ready & (out_cur == si) & fifo.o.valid),
-                         fifo.o.ready.eq(step_in.ready & (out_cur == si))]
+            m.d.comb += [pop.eq(step_in.ready & (out_cur == si) & fifo.r_rdy),
+                         fifo.r_en.eq(pop)]
             comp.d.sync += ret.eq(pop)
             with comp.If(v & ~ret):
                 comp.d.sync += credit.eq(credit >> 1)
             with comp.Elif(ret & ~v):
                 comp.d.sync += credit.eq(Cat(1, credit[:-1]))
-        heads = [fifos[si].o.payload for si in range(2)]
-        steps_out = [Signal(step_shape, name=f"step_fifo{si}_step") for si in range(2)]
-        for si in range(2):
-            m.d.comb += [getattr(steps_out[si], n).eq(getattr(heads[si], n))
-                         for n, _ in step_shape]
-        # The patterns (which the engine checks before it takes a step) are selected by
-        # out_cur, the rest by its copy out_sel (timing: out_sel sits by its hundred selects).
-        m.d.comb += [step_in.valid.eq(Mux(out_cur, fifos[1].o.valid, fifos[0].o.valid)),
-                     step_in.payload.eq(Mux(out_sel, steps_out[1], steps_out[0])),
-                     step_in.payload.pattern.eq(Mux(out_cur, steps_out[1].pattern,
-                                                    steps_out[0].pattern))]
+        heads = [Signal(beat_layout, name=f"step_fifo{si}_head") for si in range(2)]
+        m.d.comb += [heads[si].eq(fifos[si].r_data) for si in range(2)]
+        m.d.comb += [step_in.valid.eq(Mux(out_cur, fifos[1].r_rdy, fifos[0].r_rdy)),
+                     step_in.payload.eq(Mux(out_cur, heads[1].step, heads[0].step))]
         with comp.If(step_in.valid & step_in.ready &
                      Mux(out_cur, heads[1].rt_last, heads[0].rt_last)):
-            comp.d.sync += [out_cur.eq(~out_cur), out_sel.eq(~out_sel)]
+            comp.d.sync += out_cur.eq(~out_cur)
         # `cur`: the set whose row tile is the oldest not yet joined (the arbiter serves its
         # readers first); it moves on a cycle after that set's last step.
         with comp.If(Mux(cur, tile_done[1], tile_done[0])):
@@ -775,7 +741,7 @@ class NpuTop(wiring.Component):
         # the slice keeps the compute unit busy (comp_busy), so a later command sees it.
         comp.submodules.vreq_skid = vreq_skid = StreamSkid(tcm.vec_req.payload.shape())
         comp.submodules.vreq_tcm_fifo = vreq_tcm_fifo = _fifo_between(
-            m, vreq_skid.o, tcm.vec_req, tcm.vec_req.payload.shape(), head_bits=tcm_head_bits)
+            m, vreq_skid.o, tcm.vec_req, tcm.vec_req.payload.shape())
         vreq = vreq_skid.i
         with m.If(lut_active):
             m.d.comb += [
@@ -811,7 +777,7 @@ class NpuTop(wiring.Component):
         with comp.If(c_go):
             comp.d.sync += [c_active.eq(1), c_wait.eq(1), job_sent.eq(0), c_ok.eq(0),
                             y_rt.eq(0), y_j.eq(0), arm_rt.eq(0), armed.eq(0), cur.eq(0),
-                            arm_more.eq(0), out_cur.eq(0), out_sel.eq(0)]
+                            arm_more.eq(0), out_cur.eq(0)]
         # The checks' outcomes are free-running registers (one cycle after w_span), and so is
         # the first failing check's code and address (one more cycle), read by c_checking as
         # one error site: sums, compares and the checks' priority in the checking cycle fed
@@ -885,7 +851,7 @@ class NpuTop(wiring.Component):
                 report(comp, "compute", ErrorCode.BAD_LENGTH, g_addr)
         comp_busy = Signal()
         m.d.comb += comp_busy.eq(c_go | c_active | lut_active | vreq_skid.o.valid |
-                              vreq_tcm_fifo.o.valid)
+                              vreq_tcm_fifo.r_rdy)
         with comp.If(c_active & ~c_wait.any() & ~c_checking & ~feeding & job_sent &
                      ~engine.busy & ~c_go):
             comp.d.sync += c_active.eq(0)
@@ -938,7 +904,7 @@ class NpuTop(wiring.Component):
                             dma_dir.eq(Mux(h_is.store, DmaDir.TO_DRAM, DmaDir.TO_TCM))]
         start = csr.start
         drain_done = Signal()
-        m.d.comb += drain_done.eq((state == _State.DRAIN) & ~dma_busy & ~dma_tcm_fifo.o.valid &
+        m.d.comb += drain_done.eq((state == _State.DRAIN) & ~dma_busy & ~dma_tcm_fifo.r_rdy &
                                   ~f_busy & ~f_arvalid &
                                   all_idle)
         # Timing: the compute unit's reset reaches thousands of flip-flops (lanes, readers),
@@ -989,7 +955,7 @@ class NpuTop(wiring.Component):
         # first WAIT cycle, whose registered `waiting` was computed before the mask was set.
         waiting_q, wait_hold = Signal(), Signal()
         core.d.sync += [waiting_q.eq((sync_mask[0] & (dma_busy | d_desc_valid |
-                                                    dma_tcm_fifo.o.valid)) |
+                                                    dma_tcm_fifo.r_rdy)) |
                                      (sync_mask[1] & comp_busy) |
                                      (is_end & (f_busy | f_arvalid))),
                         wait_hold.eq(0)]

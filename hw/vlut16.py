@@ -210,7 +210,6 @@ class VLutEngine(wiring.Component):
         ib = Signal(4 * q)
         rb = Signal(16 * q)
         rb_words = Array(rb[i * w:(i + 1) * w] for i in range(dst_words))
-        wsel = Signal(range(dst_words))        # the result word DST_REQ writes (= cnt)
 
         # The index vector is ib's bottom whatever the state (only i.valid depends on it), so
         # the FSM does not sit in front of the lookup's mux.
@@ -302,10 +301,9 @@ class VLutEngine(wiring.Component):
                     with m.If(lut.i.ready):
                         m.d.sync += [ib.eq(ib >> (4 * n)), cnt.eq(cnt + 1)]
                 with m.If((outs == vectors) & ~lut.o.valid):
-                    m.d.sync += [cnt.eq(0), wsel.eq(0)]
+                    m.d.sync += cnt.eq(0)
                     m.next = "DST_REQ"
-            # The word written is picked by a counter of its own (wsel, beside rb and the
-            # multiplexer; cnt sits by the FSM) rather than shifted out of rb: the write's
+            # The word written is picked by cnt rather than shifted out of rb: the write's
             # handshake then moves counters only, not the enables of rb's 16*Q flip-flops
             # (timing: that enable, behind the FSM and the vec port's ready, was placed by
             # rb while its other loads sat across the die).
@@ -313,9 +311,9 @@ class VLutEngine(wiring.Component):
                 m.d.comb += [self.busy.eq(1), self.tcm_req.valid.eq(1),
                              self.tcm_req.payload.addr.eq(dst),
                              self.tcm_req.payload.write.eq(1),
-                             self.tcm_req.payload.data.eq(rb_words[wsel])]
+                             self.tcm_req.payload.data.eq(rb_words[cnt])]
                 with m.If(self.tcm_req.ready):
-                    m.d.sync += [dst.eq(dst + 1), cnt.eq(cnt + 1), wsel.eq(wsel + 1)]
+                    m.d.sync += [dst.eq(dst + 1), cnt.eq(cnt + 1)]
                     with m.If(cnt == dst_words - 1):
                         m.d.sync += [cnt.eq(0), chunks.eq(chunks - 1)]
                         with m.If(chunks == 1):

@@ -97,13 +97,13 @@ def test_start_drops_a_run_left_unread(elem_bits, p_out_ready):
 
 
 def test_one_line_per_cycle_when_depth_covers_the_latency():
-    # 64-bit elements: one line per element. Depth = latency + 4 (response register, buffer
-    # write, load into the output register, the credit's return) must sustain one element
-    # per cycle after the first; one less must not.
+    # 64-bit elements: one line per element. Depth = latency + 3 (response register, buffer
+    # write, load into the output register) must sustain one element per cycle after the
+    # first; one less must not.
     lines, latency = 200, 5
-    _, _, full = _run([(0, lines)], elem_bits=64, depth=latency + 4, latency=latency,
+    _, _, full = _run([(0, lines)], elem_bits=64, depth=latency + 3, latency=latency,
                       p_req_ready=1.0, p_out_ready=1.0, seed=7)
-    _, _, short = _run([(0, lines)], elem_bits=64, depth=latency + 3, latency=latency,
+    _, _, short = _run([(0, lines)], elem_bits=64, depth=latency + 2, latency=latency,
                        p_req_ready=1.0, p_out_ready=1.0, seed=7)
     assert full <= lines + latency + 8
     assert short > lines * 1.1
