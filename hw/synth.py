@@ -134,9 +134,9 @@ def synth_block(name: str, config: NpuConfig | None = None, *, pnr: bool = False
     ``registered`` wraps the design in port registers (counted in TRELLIS_FF) so that a
     combinational block gets a register-to-register Fmax. ``workdir`` keeps the Verilog, the
     netlist, ``nextpnr.log`` and the routed design's ``<name>.sdf`` (default: a temporary
-    directory). ``seed`` is nextpnr's placement seed. ``paths`` > 0 adds the ``worst_paths``
-    that many distinct worst paths at 125 MHz by :mod:`hw.sta` (slack, delay, start, end), and
-    writes them in full to ``paths.txt`` in the working directory."""
+    directory). ``seed`` is nextpnr's placement seed. With ``paths`` > 0 the result also has
+    ``worst_paths``: that many distinct worst paths at 125 MHz by :mod:`hw.sta` (slack, delay,
+    start, end), written in full to ``paths.txt`` in the working directory."""
     verilog = _emit(name, config, registered)
     tmp = None
     if workdir is None:
