@@ -29,8 +29,9 @@ from pathlib import Path
 from .__main__ import BLOCKS, _add_config_options, config_from_args, emit_block
 from .config import NpuConfig
 
-__all__ = ["EXTRA", "LARGE_TOP", "REPORTED_CELLS", "TOP_NAME", "parse_critical_path",
-           "parse_fmax", "parse_stat_json", "suite", "synth_block", "write_report"]
+__all__ = ["EXTRA", "LARGE_TOP", "REPORTED_CELLS", "TOP_NAME", "ebr_sites_85k",
+           "parse_critical_path", "parse_fmax", "parse_stat_json", "suite", "synth_block",
+           "tcm_floorplan", "write_report"]
 
 #: Name under which ``--top`` synthesises ``hw.NpuTop``.
 TOP_NAME = "lutnpu_top"
@@ -124,9 +125,62 @@ def _emit(name: str, config: NpuConfig | None, registered: bool = False) -> str:
     return emit_block(name, config)
 
 
+#: Block RAM (DP16KD) sites of the LFE5U-85F: the rows of EBR tiles (nextpnr's Y) and, in each
+#: row, the first column of each group of four sites (EBR0..EBR3 at X, X+2, X+4, X+6). Read off
+#: nextpnr 0.11 by placing 208 DP16KD; tests/hw/test_synth.py checks it the same way.
+EBR_ROWS_85K = (22, 46, 70, 82)
+EBR_GROUPS_85K = (4, 13, 22, 31, 40, 49, 58, 69, 78, 87, 96, 105, 114)
+
+
+def ebr_sites_85k(row: int) -> list[str]:
+    """The DP16KD BEL names of one EBR row of the LFE5U-85F, left to right."""
+    return [f"X{x + 2 * k}/Y{row}/EBR{k}" for x in EBR_GROUPS_85K for k in range(4)]
+
+
+def tcm_floorplan(cells: list[str]) -> dict[str, str]:
+    """BEL of each TCM block RAM: bank ``b`` in EBR row ``b % 4``, its RAMs side by side in bit
+    order, centred in the row (so each bank is one compact strip and the NPU sits around
+    the die's middle).
+
+    ``cells`` are the netlist's DP16KD names; the TCM's are Yosys's ``...tcm.bank<b>.<i>.<j>``
+    (RAM ``j`` of row ``i`` of bank ``b``'s memory), others are left alone. Returns ``{}`` when
+    a row would need more sites than it has (the placer then chooses)."""
+    banks: dict[int, list[tuple[tuple[int, ...], str]]] = {}
+    for cell in cells:
+        found = re.search(r"(?:^|\.)tcm\.bank(\d+)\.([\d.]+)$", cell)
+        if found:
+            banks.setdefault(int(found[1]), []).append(
+                (tuple(int(v) for v in found[2].split(".")), cell))
+    rows: dict[int, list[str]] = {}
+    for bank in sorted(banks):
+        rows.setdefault(EBR_ROWS_85K[bank % len(EBR_ROWS_85K)], []).extend(
+            cell for _, cell in sorted(banks[bank]))
+    placement = {}
+    for row, names in rows.items():
+        sites = ebr_sites_85k(row)
+        if len(names) > len(sites):
+            return {}
+        first = (len(sites) - len(names)) // 2
+        placement.update(zip(names, sites[first:first + len(names)]))
+    return placement
+
+
+def _apply_floorplan(netlist: Path, top: str) -> int:
+    """Write :func:`tcm_floorplan` into the Yosys JSON ``netlist`` as BEL attributes (nextpnr
+    places those cells there and never moves them); returns how many cells got one."""
+    design = json.loads(netlist.read_text())
+    cells = design["modules"][top]["cells"]
+    placement = tcm_floorplan([n for n, c in cells.items() if c["type"] == "DP16KD"])
+    for cell, bel in placement.items():
+        cells[cell]["attributes"]["BEL"] = bel
+    netlist.write_text(json.dumps(design))
+    return len(placement)
+
+
 def synth_block(name: str, config: NpuConfig | None = None, *, pnr: bool = False,
                 speed: int = 6, device: str = "25k", workdir: Path | None = None,
-                registered: bool = False, seed: int = 1, paths: int = 0) -> dict:
+                registered: bool = False, seed: int = 1, paths: int = 0,
+                floorplan: bool | None = None) -> dict:
     """Emit block ``name`` (or :data:`TOP_NAME` for ``hw.NpuTop``), run ``synth_ecp5`` (and
     nextpnr if ``pnr``); return the counts (and, with ``pnr``, ``fmax_mhz`` of ``clk``,
     ``fmax_by_clock`` and the critical path's ``crit_from``/``crit_to``/``crit_ns``).
@@ -136,7 +190,15 @@ def synth_block(name: str, config: NpuConfig | None = None, *, pnr: bool = False
     netlist, ``nextpnr.log`` and the routed design's ``<name>.sdf`` (default: a temporary
     directory). ``seed`` is nextpnr's placement seed. With ``paths`` > 0 the result also has
     ``worst_paths``: that many distinct worst paths at 125 MHz by :mod:`hw.sta` (slack, delay,
-    start, end), written in full to ``paths.txt`` in the working directory."""
+    start, end), written in full to ``paths.txt`` in the working directory.
+
+    ``floorplan`` (default: on for the whole NPU on the 85k) places the TCM's block RAMs by
+    :func:`tcm_floorplan` before nextpnr runs; the result's ``floorplan_cells`` says how many
+    cells nextpnr placed from constraints."""
+    if floorplan is None:
+        floorplan = name == TOP_NAME and device == "85k"
+    if floorplan and device != "85k":
+        raise ValueError(f"floorplan must be used with device 85k, not {device}")
     verilog = _emit(name, config, registered)
     tmp = None
     if workdir is None:
@@ -154,6 +216,8 @@ def synth_block(name: str, config: NpuConfig | None = None, *, pnr: bool = False
                        capture_output=True, text=True)
         result = parse_stat_json((workdir / "stat.json").read_text(), name)
         if pnr:
+            if floorplan:
+                _apply_floorplan(workdir / f"{name}.json", name)
             result.update(_nextpnr(workdir, name, speed, device, seed))
             if paths:
                 result["worst_paths"] = _worst_paths(workdir / f"{name}.sdf", paths,
@@ -222,6 +286,8 @@ def _nextpnr(workdir: Path, name: str, speed: int, device: str, seed: int = 1) -
     out = {"fmax_mhz": by_clock.get("clk", next(iter(by_clock.values()), None)),
            "fmax_by_clock": by_clock}
     out.update(parse_critical_path(log))
+    placed = re.search(r"Placed (\d+) cells based on constraints", log)
+    out["floorplan_cells"] = int(placed[1]) if placed else 0
     return out
 
 
@@ -263,6 +329,8 @@ def write_report(path: Path, results: dict, *, speed: int, device: str) -> dict:
                 "register-to-register paths only; combinational blocks wrapped in port "
                 "registers (registered: true)",
         "nextpnr": "--freq 125 --seed 1 --timing-allow-fail",
+        "floorplan": "NpuTop: the TCM's block RAMs placed by hw.synth.tcm_floorplan (bank b in "
+                     "EBR row b % 4, centred); blocks: none",
         "tools": _tool_versions(),
         "date": datetime.date.today().isoformat(),
     }
@@ -300,6 +368,9 @@ def main(argv=None) -> int:
                              "--suite)")
     parser.add_argument("--seed", type=int, default=1,
                         help="nextpnr placement seed (default 1, the report's)")
+    parser.add_argument("--no-floorplan", dest="floorplan", action="store_false",
+                        default=None, help="let nextpnr place the TCM's block RAMs (default: "
+                        "the NPU's are floorplanned, see tcm_floorplan)")
     parser.add_argument("--paths", type=int, default=0, metavar="N",
                         help="with --pnr: also list the N worst distinct paths (hw.sta, from "
                              "the routed design's SDF) in the results and DIR/<key>/paths.txt")
@@ -331,7 +402,7 @@ def main(argv=None) -> int:
         try:
             r = synth_block(name, cfg, pnr=pnr, speed=args.speed, device=device,
                             workdir=workdir, registered=registered, seed=args.seed,
-                            paths=args.paths)
+                            paths=args.paths, floorplan=args.floorplan)
         except (subprocess.CalledProcessError, RuntimeError, ImportError) as exc:
             detail = getattr(exc, "stderr", "") or str(exc)
             print(f"error: {key}: {detail[-1500:]}", file=sys.stderr)

