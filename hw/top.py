@@ -629,11 +629,13 @@ class NpuTop(wiring.Component):
         #     other's, so the engine gets the row tiles in order.
         step_shape = engine.step.payload.shape()
         beat_layout = data.StructLayout({"step": step_shape, "rt_last": 1})
-        # The engine takes its steps from the FIFOs' heads directly, so the FIFOs (and only
-        # their pointers) sit by the engine: a register slice between them pulled its data
-        # registers towards the sets and the engine's ready ran across the die to their
-        # enables.
-        step_in = engine.step
+        # The FIFOs' heads pass a register slice by the engine (step_skid), so the engine's
+        # take decision starts from the slice's valid flip-flop and the FIFOs' pops from its
+        # ready flip-flop (timing: the FIFO heads' RAM read, the pattern check and the
+        # engine's counters were one path).
+        comp.submodules.step_skid = step_skid = StreamSkid(step_shape)
+        wiring.connect(comp, step_skid.o, engine.step)
+        step_in = step_skid.i
         out_cur = Signal()               # the set whose FIFO the engine takes from now
         blk_last_at = Mux(sparse, bs // 4 - 1, bs // 2 - 1)
         blk_one = (bs // 4 == 1) & sparse | (bs // 2 == 1) & ~sparse    # one step per block
