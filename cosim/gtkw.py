@@ -53,8 +53,8 @@ NPU_GROUPS: list[tuple[str, list[str]]] = [
         r"core\.tcm\.post_\w+", r"core\.tcm\.(r_en|w_en)(\$\d+)?"]),
     ("compute", [
         r"comp\.(rt|arm_rt|armed|cur|feeding|job_sent|set\d_idle|all_idle|step_in_rt)",
-        r"comp\.engine\.(busy|fire|stall_operand|error|(job|step|y)__(valid|ready))",
-        r"comp\.vlut\.fsm_state"]),
+        r"engine\.(busy|fire|stall_operand|error|(job|step|y)__(valid|ready))",
+        r"vlut\.fsm_state"]),
 ]
 
 
@@ -63,9 +63,9 @@ def npu_groups(lanes: int) -> list[tuple[str, list[str]]]:
     out = list(NPU_GROUPS)
     for i in range(lanes):
         out.append((f"lane {i}: MAC pair + accumulator", [
-            rf"comp\.engine\.mac{i}\.(x|w|pattern|sum|invalid)",
-            rf"comp\.engine\.acc{i}\.(i|o)__(valid|ready|payload)",
-            rf"comp\.engine\.acc{i}\.advance"]))
+            rf"engine\.mac{i}\.(x|w|pattern|sum|invalid)",
+            rf"engine\.acc{i}\.(i|o)__(valid|ready|payload)",
+            rf"engine\.acc{i}\.advance"]))
     return out
 
 

@@ -339,7 +339,7 @@ def npu_units(trace: Trace) -> dict[str, str]:
         "dma read": trace.derive("npu.dma_read", busy & ~to_dram),
         "dma write": trace.derive("npu.dma_write", busy & to_dram),
         "compute": trace.resolve("core.comp_busy"),
-        "mac": trace.resolve("comp.engine.fire"),
+        "mac": trace.resolve("engine.fire"),
         "fetch": trace.resolve("core.f_busy"),
     }
 
@@ -364,7 +364,7 @@ def npu_steady_state(trace: Trace) -> tuple[int, int]:
 #: unit timeline read: the clock, both AXI ports, and the units' busy flags.
 NPU_ESSENTIALS = [r"clk", r"rst", r"irq", r"axi__\w+", r"csr__\w+", r"core\.state",
                   r"core\.dma\.busy", r"core\.dma\.d\.dir", r"core\.comp_busy",
-                  r"comp\.engine\.fire", r"core\.f_busy"]
+                  r"engine\.fire", r"core\.f_busy"]
 
 
 def filter_vcd(src, dst, keep: Callable[[str], bool]) -> int:

@@ -219,7 +219,7 @@ def test_recording_has_a_grouped_gtkw_with_decoded_states(recorded):
     for group in ("CSR port", "command processor", "DMA AXI AR", "DMA AXI W", "TCM banks",
                   "lane 0: MAC pair + accumulator", "lane 7: MAC pair + accumulator"):
         assert f"-{group}" in facts["gtkw"]
-    assert "lutnpu_npu_sim.npu.comp.engine.mac3.sum[9:0]" in facts["gtkw"]
+    assert "lutnpu_npu_sim.npu.engine.mac3.sum[9:0]" in facts["gtkw"]
     assert facts["state_filter"].splitlines()[2] == "2 RUN"
     assert run.status["done"] == 1
 
@@ -336,7 +336,7 @@ def test_npu_gtkw_for_an_fst_trace_takes_names_from_the_design(tmp_path):
     text = write_npu_gtkw(fst, NpuTop(NpuConfig())).read_text()
     assert f'[dumpfile] "{fst.resolve()}"' in text
     for name in ("lutnpu_npu_sim.npu.core.state[2:0]", "lutnpu_npu_sim.npu.axi__araddr[31:0]",
-                 "lutnpu_npu_sim.npu.comp.engine.acc7.o__valid"):
+                 "lutnpu_npu_sim.npu.engine.acc7.o__valid"):
         assert name in text
     assert (tmp_path / "run.filters" / "core.dma.fsm_state.txt").read_text().startswith(
         "0 IDLE\n")
