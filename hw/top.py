@@ -919,9 +919,9 @@ class NpuTop(wiring.Component):
         # Timing: the compute unit's reset reaches thousands of flip-flops (lanes, readers),
         # so it leaves from a register, a cycle after the start or the drain; no command
         # reaches the compute unit that early (the command list is still being fetched).
-        m.d.sync += comp_clear.eq(csr.soft_reset | start | drain_done)
-        m.d.sync += [eng_clear.eq(csr.soft_reset | start | drain_done),
-                     vlut_clear.eq(csr.soft_reset | start | drain_done)]
+        clear_next = csr.soft_reset | start | drain_done
+        m.d.sync += [comp_clear.eq(clear_next), eng_clear.eq(clear_next),
+                     vlut_clear.eq(clear_next)]
         # The command list's checks are free-running registers of cmd_base and cmd_count
         # (set by the start); CHECK waits a cycle for them (timing: 64-bit sums and compares
         # in front of the error mux).
