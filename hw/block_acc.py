@@ -36,6 +36,10 @@ class PartialSum(data.Struct):
     scale_w: unsigned(8)
     scale_x: unsigned(8)
 
+def _data(shape=1):
+    """A pipeline register that holds data only: not reset (its stage's valid bit is), so the
+    GEMV engine's reset reaches fewer flip-flops (timing)."""
+    return Signal(shape, reset_less=True, src_loc_at=1)
 
 class BlockAccumulator(wiring.Component):
     """Exact block sums -> one exact scaling + RNE conversion per block -> FP32 row sums.
@@ -130,7 +134,9 @@ class BlockAccumulator(wiring.Component):
         pend_row_last = Signal(L)
         arrive = pend[L - 1]       # the add issued L cycles ago shows its sum on adder.s now
         arrive_row_last = pend_row_last[L - 1]
-        y = Signal(32)             # running row sum (binary32)
+        # Data registers are not reset, only the valid bits and the control state are (fewer
+        # loads on the GEMV engine's reset): y is read only after a row's first block.
+        y = Signal(32, reset_less=True)  # running row sum (binary32)
         first = Signal(init=1)     # next block opens a row: add it to +0.0
         issue = Signal()
 
@@ -160,11 +166,11 @@ class BlockAccumulator(wiring.Component):
         beat = self.i.payload
         acc = Signal(signed(self._sum_bits))
         a_valid, a_row_last = Signal(), Signal()
-        a_p = Signal(signed(self._sum_bits))
-        a_sw, a_sx = Signal(8), Signal(8)
+        a_p = Signal(signed(self._sum_bits), reset_less=True)
+        a_sw, a_sx = Signal(8, reset_less=True), Signal(8, reset_less=True)
         # E4M3 significands 1.mmm (or 0.mmm) * 8, decoded before the register so that the
         # multiply in S starts from flip-flops (the decode plus the DSP did not fit 7.4 ns).
-        a_sw_sig, a_sx_sig = Signal(4), Signal(4)
+        a_sw_sig, a_sx_sig = Signal(4, reset_less=True), Signal(4, reset_less=True)
 
         def e4m3_sig(code):
             return Cat(code[0:3], code[3:7] != 0)
@@ -186,10 +192,11 @@ class BlockAccumulator(wiring.Component):
 
         # S: decode the scales: |S_w * S_x * p| = |p| * msc * 2^k exactly, sign, NaN.
         mag_bits = self._sum_bits - 1 + (8 if e4m3 else 0)
-        s_valid, s_row_last, s_sign, s_nan = Signal(), Signal(), Signal(), Signal()
-        s_pabs = Signal(self._sum_bits - 1)
-        s_msc = Signal(8)                                 # product of the scale significands
-        s_k = Signal(signed(10))
+        s_valid, s_row_last = Signal(), Signal()
+        s_sign, s_nan = _data(), _data()
+        s_pabs = _data(self._sum_bits - 1)
+        s_msc = _data(8)                                  # product of the scale significands
+        s_k = _data(signed(10))
         p_neg = a_p < 0
         p_abs = Mux(p_neg, -a_p, a_p)
         if e4m3:
@@ -214,19 +221,20 @@ class BlockAccumulator(wiring.Component):
                          s_msc.eq(msc), s_k.eq(k), s_sign.eq(sign), s_nan.eq(nan)]
 
         # B: the exact magnitude (one small multiply for E4M3; none for E8M0).
-        b_valid, b_row_last, b_sign, b_nan = Signal(), Signal(), Signal(), Signal()
-        b_mag = Signal(mag_bits)
-        b_k = Signal(signed(10))
+        b_valid, b_row_last, b_sign, b_nan = Signal(), Signal(), _data(), _data()
+        b_mag = _data(mag_bits)
+        b_k = _data(signed(10))
         with m.If(advance):
             m.d.sync += [b_valid.eq(s_valid), b_row_last.eq(s_row_last),
                          b_mag.eq(s_pabs * s_msc if e4m3 else s_pabs),
                          b_k.eq(s_k), b_sign.eq(s_sign), b_nan.eq(s_nan)]
 
         # C: leading-zero count of the magnitude.
-        c_valid, c_row_last, c_sign, c_nan, c_zero = (Signal() for _ in range(5))
-        c_mag = Signal(mag_bits)
-        c_k = Signal(signed(10))
-        c_lz = Signal(range(mag_bits + 1))
+        c_valid, c_row_last = Signal(), Signal()
+        c_sign, c_nan, c_zero = _data(), _data(), _data()
+        c_mag = _data(mag_bits)
+        c_k = _data(signed(10))
+        c_lz = _data(range(mag_bits + 1))
         with m.If(advance):
             m.d.sync += [
                 c_valid.eq(b_valid), c_row_last.eq(b_row_last), c_sign.eq(b_sign),
@@ -236,9 +244,10 @@ class BlockAccumulator(wiring.Component):
 
         # N: normalise to a 24-bit significand with the leading 1 at bit 23, and the biased
         # exponent it would have as a normal number.
-        n_valid, n_row_last, n_sign, n_nan, n_zero = (Signal() for _ in range(5))
-        n_sig = Signal(24)
-        n_e = Signal(signed(11))
+        n_valid, n_row_last = Signal(), Signal()
+        n_sign, n_nan, n_zero = _data(), _data(), _data()
+        n_sig = _data(24)
+        n_e = _data(signed(11))
         with m.If(advance):
             m.d.sync += [
                 n_valid.eq(c_valid), n_row_last.eq(c_row_last), n_sign.eq(c_sign),
@@ -254,12 +263,13 @@ class BlockAccumulator(wiring.Component):
         # shift = 0 for n_e >= 1, else min(1 - n_e, 26) (>= 26 pushes even the leading 1
         # below the sticky position: same as 26); bit j of the 27-bit significand, guard,
         # round, sticky word is lost when shift > j, i.e. n_e < 1 - j (never for j = 26).
-        r_valid, r_row_last, r_sign, r_nan, r_zero, r_ovf = (Signal() for _ in range(6))
-        r_sig = Signal(24)
-        r_wide = Signal(27)                               # Cat(0, 0, 0, sig) >> (shift & 16)
-        r_shift = Signal(4)                               # shift & 15
-        r_mask = Signal(27)                               # bits that the shift drops
-        r_efield = Signal(8)
+        r_valid, r_row_last = Signal(), Signal()
+        r_sign, r_nan, r_zero, r_ovf = _data(), _data(), _data(), _data()
+        r_sig = _data(24)
+        r_wide = _data(27)                                # Cat(0, 0, 0, sig) >> (shift & 16)
+        r_shift = _data(4)                                # shift & 15
+        r_mask = _data(27)                                # bits that the shift drops
+        r_efield = _data(8)
         n_wide = Cat(Const(0, 3), n_sig)
         with m.If(advance):
             m.d.sync += [
@@ -272,10 +282,11 @@ class BlockAccumulator(wiring.Component):
             ]
 
         # D: subnormal right shift (the rest, 0..15); sticky from the mask, beside it.
-        d_valid, d_row_last, d_sign, d_nan, d_zero, d_ovf = (Signal() for _ in range(6))
-        d_n3 = Signal(27)                                 # significand, guard, round, sticky
-        d_efield = Signal(8)
-        d_e253 = Signal()                                 # efield 253: rounding may overflow
+        d_valid, d_row_last = Signal(), Signal()
+        d_sign, d_nan, d_zero, d_ovf = _data(), _data(), _data(), _data()
+        d_n3 = _data(27)                                  # significand, guard, round, sticky
+        d_efield = _data(8)
+        d_e253 = _data()                                  # efield 253: rounding may overflow
         wide = Cat(Const(0, 3), r_sig)
         n3 = Signal(27)
         m.d.comb += n3.eq(r_wide >> r_shift)
@@ -289,7 +300,7 @@ class BlockAccumulator(wiring.Component):
 
         # E: round to nearest even and pack (a rounding carry ripples into the exponent).
         e_row_last = Signal()
-        q = Signal(32)
+        q = _data(32)
         sig = d_n3[3:27]
         guard, rnd, stk = d_n3[2], d_n3[1], d_n3[0]
         round_up = guard & (rnd | stk | sig[0])
@@ -336,8 +347,10 @@ class BlockAccumulator(wiring.Component):
         # ---- results ----------------------------------------------------------------------------
         with m.If(arrive & ~arrive_row_last):
             m.d.sync += y.eq(adder.s)
+        o_payload = _data(32)
+        m.d.comb += self.o.payload.eq(o_payload)
         with m.If(arrive & arrive_row_last):
-            m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(adder.s)]
+            m.d.sync += [self.o.valid.eq(1), o_payload.eq(adder.s)]
         with m.Elif(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         return m

@@ -300,12 +300,15 @@ class FP32Adder(wiring.Component):
         ovf = (p["e_ge256"]
                | (p["e_255"] & (sig[23] | (sig[:23].all() & round_up)))
                | (p["e_254"] & sig.all() & round_up))
+        # The output register holds data too, and is not reset (see _Pipe.step).
+        s = Signal(32, reset_less=True)
+        m.d.comb += self.s.eq(s)
         with m.If(p["nan"]):
-            m.d.sync += self.s.eq(CANONICAL_NAN)
+            m.d.sync += s.eq(CANONICAL_NAN)
         with m.Elif(p["inf"] | ovf):
-            m.d.sync += self.s.eq(Cat(Const(POS_INF, 31), p["sign"]))
+            m.d.sync += s.eq(Cat(Const(POS_INF, 31), p["sign"]))
         with m.Elif(p["zero"]):
-            m.d.sync += self.s.eq(Cat(Const(0, 31), p["zsign"]))
+            m.d.sync += s.eq(Cat(Const(0, 31), p["zsign"]))
         with m.Else():
-            m.d.sync += self.s.eq(Cat(packed, p["sign"]))
+            m.d.sync += s.eq(Cat(packed, p["sign"]))
         return m

@@ -208,12 +208,14 @@ class GemvEngine(wiring.Component):
         # level is <= depth - 6 means no FIFO overflows, whatever its accumulator does, and
         # no lane's ready reaches the engine or another lane in the same cycle (the global
         # stall was the engine's critical path). At full rate a level stays at 1.
-        room = Signal()
-        m.d.sync += room.eq(_all([f.level <= _LANE_FIFO_DEPTH - 6 for f in fifos]))
+        room_next = _all([f.level <= _LANE_FIFO_DEPTH - 6 for f in fifos])
 
         p = self.step.payload
+        # can_take = active & ~error & ~halt & room (room: room_next a cycle ago) is a
+        # flip-flop, loaded from the next values of active, error and halt, so `fire` is one
+        # LUT of two flip-flops (timing: active -> error -> room -> fire -> the counters and
+        # last_* flags was the engine's longest path).
         can_take = Signal()
-        m.d.comb += can_take.eq(active & ~self.error & ~halt & room)
         m.d.comb += self.step.ready.eq(can_take)
         fire = Signal()
         m.d.comb += [fire.eq(self.step.valid & can_take), self.mac_active.eq(fire),
@@ -224,7 +226,12 @@ class GemvEngine(wiring.Component):
         bad = Signal(lanes)
         m.d.comb += bad.eq(Cat(job.sparse & (p.pattern[i] >= len(PATTERN_POSITIONS))
                                for i in range(lanes)))
-        m.d.sync += [in_valid.eq(fire), in_bad.eq(bad.any()), halt.eq(fire & bad.any()),
+        ends_job = fire & last_step & last_blk & last_rt
+        active_next = Mux(starting, 1, active & ~ends_job)
+        error_next = self.error | (in_valid & in_bad)
+        halt_next = fire & bad.any()
+        m.d.sync += can_take.eq(active_next & ~error_next & ~halt_next & room_next)
+        m.d.sync += [in_valid.eq(fire), in_bad.eq(bad.any()), halt.eq(halt_next),
                      in_rt.eq(rt),
                      in_gstep.eq(gstep), in_block_last.eq(last_step),
                      in_row_last.eq(last_step & last_blk & job.last), in_step.eq(p)]

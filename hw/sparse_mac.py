@@ -95,7 +95,7 @@ class SparseMacPair(wiring.Component):
             # The decoder's output is registered: the selection no longer adds to the
             # multipliers' table lookup in one cycle.
             x0_q, x1_q = Signal(4, reset_less=True), Signal(4, reset_less=True)
-            w_q, bad_q = Signal.like(self.w, reset_less=True), Signal()
+            w_q, bad_q = Signal.like(self.w, reset_less=True), Signal(reset_less=True)
             m.d.sync += [x0_q.eq(x0), x1_q.eq(x1), w_q.eq(self.w), bad_q.eq(bad)]
             x0, x1, w, bad = x0_q, x1_q, w_q, bad_q
         m.d.comb += [
@@ -104,9 +104,12 @@ class SparseMacPair(wiring.Component):
         ]
         # latency >= 1: the stage register sits between the multipliers and the adder.
         dom = m.d.sync if self._latency else m.d.comb
-        # Stage registers hold data only (no reset: the caller tracks what is valid).
+        # Stage registers hold data only, `invalid` included (no reset: the caller tracks what
+        # is valid; fewer loads on the reset).
         p0, p1 = Signal(PRODUCT_SHAPE, reset_less=True), Signal(PRODUCT_SHAPE, reset_less=True)
-        dom += [p0.eq(mul0.p), p1.eq(mul1.p), self.invalid.eq(bad)]
-        with m.If(~self.invalid):
+        invalid = Signal(reset_less=True)
+        dom += [p0.eq(mul0.p), p1.eq(mul1.p), invalid.eq(bad)]
+        m.d.comb += self.invalid.eq(invalid)
+        with m.If(~invalid):
             m.d.comb += self.sum.eq(p0 + p1)
         return m

@@ -24,7 +24,7 @@ from .dma import Dma, DmaDir, DmaError
 from .gemv import GemvEngine
 from .plane_reader import PlaneReader
 from .skid import StreamSkid
-from .tcm import Tcm, tcm_addr_bits
+from .tcm import Tcm, TcmRequestFifo, tcm_addr_bits
 from .vlut16 import VLutEngine, VLutError
 
 __all__ = ["NpuTop"]
@@ -166,8 +166,11 @@ class NpuTop(wiring.Component):
         # moves two pointers and a level, not the enables of the request's data registers
         # (as register slices, the placer pulled those towards the banks' write data, taking
         # the arbitration's end with them). One cycle more per TCM access.
-        core.submodules.dma_tcm_fifo = dma_tcm_fifo = _fifo_between(
-            m, dma.tcm_req, tcm.dma_req, tcm.dma_req.payload.shape())
+        # The DMA and vec ports' FIFOs keep their heads' banks in flip-flops (TcmRequestFifo):
+        # the arbitration starts from flip-flops, not from a distributed-RAM read.
+        core.submodules.dma_tcm_fifo = dma_tcm_fifo = TcmRequestFifo(cfg)
+        wiring.connect(core, dma.tcm_req, dma_tcm_fifo.i)
+        wiring.connect(core, dma_tcm_fifo.o, tcm.dma_req)
         wiring.connect(core, tcm.dma_resp, dma.tcm_resp)
         # The GemvEngine and the VLutEngine are cleared by reset registers of their own, loaded
         # like comp_clear, outside the compute unit's reset (timing: comp_clear's one net
@@ -749,8 +752,9 @@ class NpuTop(wiring.Component):
         # state (its `chunks` enable was on the small top's longest path). A write still in
         # the slice keeps the compute unit busy (comp_busy), so a later command sees it.
         comp.submodules.vreq_skid = vreq_skid = StreamSkid(tcm.vec_req.payload.shape())
-        comp.submodules.vreq_tcm_fifo = vreq_tcm_fifo = _fifo_between(
-            m, vreq_skid.o, tcm.vec_req, tcm.vec_req.payload.shape())
+        comp.submodules.vreq_tcm_fifo = vreq_tcm_fifo = TcmRequestFifo(cfg)
+        wiring.connect(m, vreq_skid.o, vreq_tcm_fifo.i)
+        wiring.connect(m, vreq_tcm_fifo.o, tcm.vec_req)
         vreq = vreq_skid.i
         with m.If(lut_active):
             m.d.comb += [
@@ -860,7 +864,7 @@ class NpuTop(wiring.Component):
                 report(comp, "compute", ErrorCode.BAD_LENGTH, g_addr)
         comp_busy = Signal()
         m.d.comb += comp_busy.eq(c_go | c_active | lut_active | vreq_skid.o.valid |
-                              vreq_tcm_fifo.r_rdy)
+                              vreq_tcm_fifo.o.valid)
         with comp.If(c_active & ~c_wait.any() & ~c_checking & ~feeding & job_sent &
                      ~engine.busy & ~c_go):
             comp.d.sync += c_active.eq(0)
@@ -913,7 +917,7 @@ class NpuTop(wiring.Component):
                             dma_dir.eq(Mux(h_is.store, DmaDir.TO_DRAM, DmaDir.TO_TCM))]
         start = csr.start
         drain_done = Signal()
-        m.d.comb += drain_done.eq((state == _State.DRAIN) & ~dma_busy & ~dma_tcm_fifo.r_rdy &
+        m.d.comb += drain_done.eq((state == _State.DRAIN) & ~dma_busy & ~dma_tcm_fifo.o.valid &
                                   ~f_busy & ~f_arvalid &
                                   all_idle)
         # Timing: the compute unit's reset reaches thousands of flip-flops (lanes, readers),
@@ -966,7 +970,7 @@ class NpuTop(wiring.Component):
         # first WAIT cycle, whose registered `waiting` was computed before the mask was set.
         waiting_q, wait_hold = Signal(), Signal()
         core.d.sync += [waiting_q.eq((sync_mask[0] & (dma_busy | d_desc_valid |
-                                                    dma_tcm_fifo.r_rdy)) |
+                                                    dma_tcm_fifo.o.valid)) |
                                      (sync_mask[1] & comp_busy) |
                                      (is_end & (f_busy | f_arvalid))),
                         wait_hold.eq(0)]
