@@ -151,18 +151,26 @@ class GemvEngine(wiring.Component):
 
         # ---- job registers and counters -------------------------------------------------
         active = Signal()
-        job = Signal(GemvJob)
-        rt, blk, stp = Signal(16), Signal(16), Signal(8)
-        gstep = Signal(32)                     # step within the row tile (for fault reports)
         outstanding = Signal(17)               # row tiles whose y has not left, + y_fire_r
+        # The job and its counters are loaded as the job starts (`starting`) and read only
+        # while `active`, so they are not reset (fewer loads on the engine's reset; timing).
+        job = Signal(GemvJob, reset_less=True)
+        rt = Signal(16, reset_less=True)
+        blk = Signal(16, reset_less=True)
+        stp = Signal(8, reset_less=True)
+        gstep = Signal(32, reset_less=True)    # step within the row tile (for fault reports)
 
         # Timing: the last step / block / row tile flags are flip-flops, loaded one step ahead
         # (a counter that moves on compares with its last value minus one, one that wraps
         # loads "the count is 1"), so no compare of a counter reaches the counters' enables.
-        last_step, last_blk, last_rt = Signal(), Signal(), Signal()
-        steps_m2 = Signal(8)                   # number of steps / blocks / row tiles - 2
-        kb_m2, rt_m2 = Signal(16), Signal(16)
-        steps_one, kb_one = Signal(), Signal()  # one step per block / one block per row
+        last_step = Signal(reset_less=True)
+        last_blk = Signal(reset_less=True)
+        last_rt = Signal(reset_less=True)
+        steps_m2 = Signal(8, reset_less=True)  # number of steps / blocks / row tiles - 2
+        kb_m2 = Signal(16, reset_less=True)
+        rt_m2 = Signal(16, reset_less=True)
+        steps_one = Signal(reset_less=True)    # one step per block
+        kb_one = Signal(reset_less=True)       # one block per row
 
         # Four stages, data registers loading every cycle (only the valid bits follow
         # `fire`): in_* holds the step as taken (the top's operand path ends at a register),
@@ -255,9 +263,12 @@ class GemvEngine(wiring.Component):
         for i in reversed(range(lanes)):
             with m.If(in_step.pattern[i] >= len(PATTERN_POSITIONS)):
                 m.d.comb += lane.eq(i)
+        # The fault is read only once `error` is up: not reset.
+        fault = Signal.like(self.fault, reset_less=True)
+        m.d.comb += self.fault.eq(fault)
         with m.If(in_valid & in_bad):
-            m.d.sync += [self.error.eq(1), self.fault.row_tile.eq(in_rt),
-                         self.fault.step.eq(in_gstep), self.fault.lane.eq(lane)]
+            m.d.sync += [self.error.eq(1), fault.row_tile.eq(in_rt), fault.step.eq(in_gstep),
+                         fault.lane.eq(lane)]
 
         # ---- stages 0 and 1: selected activations, products -------------------------------
         for i, mac in enumerate(macs):

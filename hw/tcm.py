@@ -190,7 +190,7 @@ class Tcm(wiring.Component):
             # leaves no room for the bank-to-port multiplexer in the same cycle).
             q = rports[b].data
             for k in range({1: 0, 2: 1, 3: 1, 4: 1, 5: 2}[lat]):
-                q_next = Signal(word, name=f"bank{b}_rdata{k}")
+                q_next = Signal(word, name=f"bank{b}_rdata{k}", reset_less=True)
                 m.d.sync += q_next.eq(q)
                 q = q_next
             rdata.append(q)
@@ -295,8 +295,8 @@ class Tcm(wiring.Component):
         # Posted DMA write: a DMA write that loses its bank is accepted anyway into this
         # one-entry buffer and written next cycle with absolute priority on its bank, so the
         # DMA (and with it the AXI R channel) does not stall behind a wide compute read.
-        post_row = Signal(len(rows[0]))
-        post_data = Signal(word)
+        post_row = Signal(len(rows[0]), reset_less=True)
+        post_data = Signal(word, reset_less=True)
         post_mask = Signal(nb)  # the bank of the posted write, a register (timing)
         dma_write = Signal()
         m.d.comb += dma_write.eq(self.dma_req.valid & self.dma_req.payload.write)
@@ -358,8 +358,9 @@ class Tcm(wiring.Component):
             registered = []
             for i, it in enumerate(issue):
                 name = PORTS[i] if i < len(PORTS) else "post"
-                q = {k: Signal(len(v), name=f"{name}_issue_{k}") for k, v in it.items()
-                     if not isinstance(v, Const)}
+                # Only the bank selects are reset: the rest is data they qualify.
+                q = {k: Signal(len(v), name=f"{name}_issue_{k}", reset_less=k != "sel")
+                     for k, v in it.items() if not isinstance(v, Const)}
                 m.d.sync += [q[k].eq(it[k]) for k in q]
                 registered.append({**it, **q})
             issue = registered
@@ -374,7 +375,8 @@ class Tcm(wiring.Component):
                 # The bank's access is registered after its selection too, so that only a
                 # flip-flop drives the block RAMs, which are spread over the chip (timing: the
                 # selection plus that routing limited Fmax to 122 MHz on ECP5).
-                q_addr, q_wdata = Signal.like(addr, name=f"bank{b}_addr_q"), Signal(word)
+                q_addr = Signal.like(addr, name=f"bank{b}_addr_q", reset_less=True)
+                q_wdata = Signal(word, reset_less=True)
                 q_ren, q_wen = Signal(name=f"bank{b}_ren_q"), Signal(name=f"bank{b}_wen_q")
                 m.d.sync += [q_addr.eq(addr), q_wdata.eq(wdata), q_ren.eq(ren), q_wen.eq(wen)]
                 addr, wdata, ren, wen = q_addr, q_wdata, q_ren, q_wen

@@ -40,7 +40,8 @@ class VLut16(wiring.Component):
     config : NpuConfig
         ``vlut_lanes`` (N) sets the lanes.
     init : sequence of int, optional
-        Initial 16 table entries (default all zero).
+        The 16 table entries at power-up (default all zero); a reset leaves the table as
+        it is.
 
     Members
     -------
@@ -86,7 +87,11 @@ class VLut16(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        table = Array(Signal(16, name=f"entry{e}", init=self._init[e]) for e in range(16))
+        # The table and the pipeline hold data only and are not reset (the valid bits are):
+        # `init` is the table at power-up, and a reset leaves the entries as they are (fewer
+        # loads on the VLutEngine's reset; timing).
+        table = Array(Signal(16, name=f"entry{e}", init=self._init[e], reset_less=True)
+                      for e in range(16))
         m.d.comb += self.table_wr.ready.eq(1)
         with m.If(self.table_wr.valid):
             m.d.sync += table[self.table_wr.payload.index].eq(self.table_wr.payload.value)
@@ -98,8 +103,11 @@ class VLut16(wiring.Component):
         # not their vector is valid, so no valid gates the enables of the N x 16 bits.
         n = self.lanes
         groups = [Array(table[4 * gi + j] for j in range(4)) for gi in range(4)]
-        s1 = [[Signal(16, name=f"s1_{k}_{gi}") for gi in range(4)] for k in range(n)]
-        s1_hi = [Signal(2, name=f"s1_hi_{k}") for k in range(n)]
+        s1 = [[Signal(16, name=f"s1_{k}_{gi}", reset_less=True) for gi in range(4)]
+              for k in range(n)]
+        s1_hi = [Signal(2, name=f"s1_hi_{k}", reset_less=True) for k in range(n)]
+        o_payload = Signal.like(self.o.payload, reset_less=True)
+        m.d.comb += self.o.payload.eq(o_payload)
         s1_valid = Signal()
         advance = Signal()
         m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
@@ -108,7 +116,7 @@ class VLut16(wiring.Component):
             for k in range(n):
                 idx = self.i.payload[k]
                 m.d.sync += [s1_hi[k].eq(idx[2:]),
-                             self.o.payload[k].eq(Array(s1[k])[s1_hi[k]])]
+                             o_payload[k].eq(Array(s1[k])[s1_hi[k]])]
                 m.d.sync += [s1[k][gi].eq(groups[gi][idx[:2]]) for gi in range(4)]
         return m
 
@@ -197,18 +205,22 @@ class VLutEngine(wiring.Component):
         total = cfg.tcm_banks * cfg.tcm_bank_words
 
         m.submodules.lut = lut = VLut16(cfg)
-        job = Signal(vlut_job_layout())
+        # The job, its addresses and the data words are loaded before they are read (IDLE,
+        # CHECK, the responses), so they are not reset (fewer loads on the reset; timing).
+        job = Signal(vlut_job_layout(), reset_less=True)
         err = Signal(VLutError)
-        src = Signal(25)
-        dst = Signal(25)
-        tab = Signal(25)
-        chunks = Signal(24)
-        src_end, dst_end, tab_end = Signal(26), Signal(26), Signal(26)   # word addresses
+        src = Signal(25, reset_less=True)
+        dst = Signal(25, reset_less=True)
+        tab = Signal(25, reset_less=True)
+        chunks = Signal(24, reset_less=True)
+        src_end = Signal(26, reset_less=True)                  # word addresses
+        dst_end = Signal(26, reset_less=True)
+        tab_end = Signal(26, reset_less=True)
         cnt = Signal(range(max(table_words, src_words, vectors, dst_words, per_dst) + 1))
         outs = Signal(range(max(vectors, per_dst) + 1))
-        word = Signal(w)
-        ib = Signal(4 * q)
-        rb = Signal(16 * q)
+        word = Signal(w, reset_less=True)
+        ib = Signal(4 * q, reset_less=True)
+        rb = Signal(16 * q, reset_less=True)
         rb_words = Array(rb[i * w:(i + 1) * w] for i in range(dst_words))
 
         # The index vector is ib's bottom whatever the state (only i.valid depends on it), so
