@@ -682,7 +682,7 @@ class NpuTop(wiring.Component):
             for n in names:
                 m.d.comb += ro[si, n].ready.eq(v & cond[n])
             # The beat: loaded every cycle (only its valid bit says whether it is one).
-            beat = Signal(beat_layout, name=f"set{si}_step_p")
+            beat = Signal(beat_layout, name=f"set{si}_step_p", reset_less=True)
             beat_valid = Signal(name=f"set{si}_step_p_valid")
             val_p, pat_p, wsc_p, xc_p, xs_p = (ro[si, n].payload for n in names)
             sp = beat.step
@@ -876,9 +876,11 @@ class NpuTop(wiring.Component):
         # (it is sticky and the engine takes no more steps, so f is stable).
         pat_fault = Signal(64)
         pf_rows = _mul_registered(m, f.row_tile, panel_lines, "pf_rows")
-        pf_err = Signal(MUL_LATENCY + 1)
-        m.d.sync += pat_fault.eq(g.gemv.w_addr + ((pf_rows + lines_q["val"]) << lnb) +
-                                 ((f.step * lanes + f.lane) >> 1))
+        pf_line = Signal(64)             # the fault's line (timing: three sums in one cycle)
+        pf_err = Signal(MUL_LATENCY + 2)
+        m.d.sync += [pf_line.eq(pf_rows + lines_q["val"]),
+                     pat_fault.eq(g.gemv.w_addr + (pf_line << lnb) +
+                                  ((f.step * lanes + f.lane) >> 1))]
         comp.d.sync += pf_err.eq(Cat(engine.error, pf_err[:-1]))
         with comp.If(pf_err[-1]):
             report(comp, "compute", ErrorCode.INVALID_PATTERN, pat_fault)
