@@ -83,7 +83,9 @@ class PlaneReader(wiring.Component):
         wp, rp = Signal(range(depth)), Signal(range(depth))
         level = Signal(range(depth + 1))        # lines in buf
         inflight = Signal(range(depth + 1))     # lines requested, not yet in buf
-        nxt, left = Signal.like(self.base), Signal(24)
+        # Loaded by `start` and read only while left_nz: not reset (fewer loads on the reset).
+        nxt = Signal.like(self.base, reset_less=True)
+        left = Signal(24, reset_less=True)
 
         # Timing: the response is registered on entry, so the TCM's response wires (one line
         # to ten readers across the die) end at this reader's flip-flops.
@@ -142,10 +144,13 @@ class PlaneReader(wiring.Component):
             m.d.sync += [cur_valid.eq(1), rp.eq(Mux(rp == depth - 1, 0, rp + 1))]
         with m.Elif(push & idx_last):
             m.d.sync += cur_valid.eq(0)
-        held_next = held + req_fire - load
+        # room stays `held < depth` without the sum: held moves by at most one (timing: the
+        # load decision, a carry chain and the compare were 9.6 ns on ECP5).
+        up, down = req_fire & ~load, load & ~req_fire
         m.d.sync += [level.eq(level + in_valid - load),
                      inflight.eq(inflight + req_fire - in_valid),
-                     held.eq(held_next), room.eq(held_next < depth)]
+                     held.eq(held + req_fire - load),
+                     room.eq(Mux(up, held < depth - 1, room | down))]
 
         # The head line's data lags its state by a cycle: a shift register that takes the
         # cycle-old decisions (push_q, load_q) and line address (rp_q), all flip-flops, so

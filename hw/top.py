@@ -758,11 +758,13 @@ class NpuTop(wiring.Component):
         wiring.connect(m, vreq_skid.o, vreq_tcm_fifo.i)
         wiring.connect(m, vreq_tcm_fifo.o, tcm.vec_req)
         vreq = vreq_skid.i
+        # The VLutEngine makes requests only during its job (lut_active), so its ready need
+        # not look at lut_active (timing: lut_active reached its FSM's enables through it).
+        m.d.comb += vlut.tcm_req.ready.eq(vreq.ready)
         with m.If(lut_active):
             m.d.comb += [
                 vreq.valid.eq(vlut.tcm_req.valid),
                 vreq.payload.eq(vlut.tcm_req.payload),
-                vlut.tcm_req.ready.eq(vreq.ready),
             ]
         with m.Else():
             m.d.comb += [
