@@ -922,10 +922,14 @@ class NpuTop(wiring.Component):
             core.d.sync += [dma_cmd.eq(h), dma_cmd_addr.eq(h_addr),
                             dma_dir.eq(Mux(h_is.store, DmaDir.TO_DRAM, DmaDir.TO_TCM))]
         start = csr.start
-        drain_done = Signal()
-        m.d.comb += drain_done.eq((state == _State.DRAIN) & ~dma_busy & ~dma_tcm_fifo.busy &
-                                  ~f_busy & ~f_arvalid &
-                                  all_idle)
+        # The drain ends a cycle after everything was seen idle in DRAIN (timing: the ten
+        # readers' in-flight counts, across the die, reached the state register, the IRQ and
+        # the compute unit's reset). In DRAIN nothing starts but the readers, whose first
+        # request after a start is still in the compute unit's slices when its reset comes.
+        drain_done, drain_idle = Signal(), Signal()
+        core.d.sync += drain_idle.eq((state == _State.DRAIN) & ~dma_busy & ~dma_tcm_fifo.busy &
+                                     ~f_busy & ~f_arvalid & all_idle)
+        m.d.comb += drain_done.eq((state == _State.DRAIN) & drain_idle)
         # Timing: the compute unit's reset reaches thousands of flip-flops (lanes, readers),
         # so it leaves from a register, a cycle after the start or the drain; no command
         # reaches the compute unit that early (the command list is still being fetched).
