@@ -148,7 +148,11 @@ class Dma(wiring.Component):
         total_words = cfg.tcm_banks * cfg.tcm_bank_words
         max_out = cfg.dma_max_outstanding
 
-        d = Signal(dma_descriptor_layout(cfg))
+        # The descriptor, the range check's steps and the address walkers are loaded (IDLE,
+        # CHECK .. LAST) before a job reads them, so they are not reset: after a reset they
+        # hold what a finished job leaves, which the Dma already meets (timing: fewer loads on
+        # the core's reset).
+        d = Signal(dma_descriptor_layout(cfg), reset_less=True)
         row_words = Signal(24 - shift)
         m.d.comb += row_words.eq(d.row_bytes[shift:])
         is_write = d.dir == DmaDir.TO_DRAM
@@ -156,30 +160,31 @@ class Dma(wiring.Component):
         err = Signal(DmaError)
         stop = Signal()  # an error response arrived: issue nothing more, write nothing more
         fault = Signal(abits)
-        tcm_last = Signal(24 + 16 + 2)
-        dram_last = Signal(abits + 16 + 2)
-        pp_dram = [Signal(32, name=f"pp_dram{k}") for k in range(-(-abits // 16))]
-        pp_tcm = [Signal(32, name=f"pp_tcm{k}") for k in range(2)]
-        prod_dram = Signal(abits + 16)
-        prod_tcm = Signal(24 + 16)
+        tcm_last = Signal(24 + 16 + 2, reset_less=True)
+        dram_last = Signal(abits + 16 + 2, reset_less=True)
+        pp_dram = [Signal(32, name=f"pp_dram{k}", reset_less=True)
+                   for k in range(-(-abits // 16))]
+        pp_tcm = [Signal(32, name=f"pp_tcm{k}", reset_less=True) for k in range(2)]
+        prod_dram = Signal(abits + 16, reset_less=True)
+        prod_tcm = Signal(24 + 16, reset_less=True)
         # rows - 1 in two copies, one per product (DRAM, TCM), so that each drives only its
         # own multipliers and can sit next to them (timing: one copy fanning out to all four
         # MULT18X18D limited Fmax to 135 MHz). ``rm1_tcm`` is loaded every cycle, ``rm1`` in
         # CHECK: their different enables keep Yosys from merging them back into one.
-        rm1 = Signal(16)
-        rm1_tcm = Signal(16)
+        rm1 = Signal(16, reset_less=True)
+        rm1_tcm = Signal(16, reset_less=True)
         m.d.sync += rm1_tcm.eq(d.rows - 1)
         # The strides' copies for the multipliers, loaded in CHECK, so that the descriptor
         # register's stride bits (also feeding the walkers' adders) do not drive them (timing).
-        mul_dram_stride = Signal(abits)
-        mul_tcm_stride = Signal(24)
+        mul_dram_stride = Signal(abits, reset_less=True)
+        mul_tcm_stride = Signal(24, reset_less=True)
         bad_zero, bad_align, bad_tcm, bad_window = Signal(), Signal(), Signal(), Signal()
 
         # --- address walker (AR or AW): one burst per step --------------------------------
-        a_addr = Signal(abits)
-        a_row_base = Signal(abits)
-        a_words_left = Signal(24)
-        a_rows_left = Signal(16)
+        a_addr = Signal(abits, reset_less=True)
+        a_row_base = Signal(abits, reset_less=True)
+        a_words_left = Signal(24, reset_less=True)
+        a_rows_left = Signal(16, reset_less=True)
         a_done = Signal()
         # Registered "== 1" flags of the down-counters (row count, beats left in the row), so
         # that no wide compare sits between a handshake and the counters' enables (timing).
@@ -259,7 +264,7 @@ class Dma(wiring.Component):
         # the fault-address multiplexer in one cycle limited Fmax to 121 MHz).
         ev_valid = Signal()
         ev_code = Signal(DmaError)
-        ev_addr = Signal(abits)
+        ev_addr = Signal(abits, reset_less=True)
 
         def record(code, addr):
             m.d.sync += [stop.eq(1), ev_valid.eq(1), ev_code.eq(code), ev_addr.eq(addr)]
@@ -272,11 +277,11 @@ class Dma(wiring.Component):
             m.d.sync += [err.eq(ev_code), fault.eq(ev_addr)]
 
         # --- read data: R beats -> TCM writes, in order ------------------------------------
-        r_tcm = Signal(24)
-        r_tcm_base = Signal(24)
-        r_dram = Signal(abits)
-        r_dram_base = Signal(abits)
-        r_left = Signal(24)
+        r_tcm = Signal(24, reset_less=True)
+        r_tcm_base = Signal(24, reset_less=True)
+        r_dram = Signal(abits, reset_less=True)
+        r_dram_base = Signal(abits, reset_less=True)
+        r_left = Signal(24, reset_less=True)
         r_one = Signal()  # r_left == 1
         # TCM requests (R beats to write, reads for W beats) go through a register slice
         # (hw.skid.StreamSkid) into ``tcm_req``, so no combinational path runs from the AXI
@@ -306,9 +311,9 @@ class Dma(wiring.Component):
 
         # --- write path: TCM reads (only for issued bursts) -> W beats; B responses --------
         credit = Signal(range(max_out * cfg.dma_max_burst + 1))  # beats of issued bursts
-        t_tcm = Signal(24)
-        t_tcm_base = Signal(24)
-        t_left = Signal(24)
+        t_tcm = Signal(24, reset_less=True)
+        t_tcm_base = Signal(24, reset_less=True)
+        t_left = Signal(24, reset_less=True)
         t_one = Signal()  # t_left == 1
         t_req = Signal()
         m.d.comb += t_req.eq(wr_mode & (credit != 0))
@@ -328,9 +333,9 @@ class Dma(wiring.Component):
             sk_in.data.eq(axi.rdata),
         ]
 
-        w_dram = Signal(abits)
-        w_dram_base = Signal(abits)
-        w_left = Signal(24)
+        w_dram = Signal(abits, reset_less=True)
+        w_dram_base = Signal(abits, reset_less=True)
+        w_left = Signal(24, reset_less=True)
         w_one = Signal()  # w_left == 1
         w_beat = Signal(range(max(2, cfg.dma_max_burst)))  # >= 1 bit
         w_last = Signal()

@@ -332,7 +332,7 @@ class NpuTop(wiring.Component):
 
         # ---- DMA unit -------------------------------------------------------------------------
         dma_busy = Signal()
-        dma_cmd = Signal(Command)
+        dma_cmd = Signal(Command, reset_less=True)      # loaded while the Dma is free
         dma_dir = Signal(DmaDir)
         d_desc_valid = Signal()
         m.d.comb += [
@@ -353,12 +353,12 @@ class NpuTop(wiring.Component):
             DmaError.ZERO_LENGTH: ErrorCode.BAD_LENGTH, DmaError.MISALIGNED: ErrorCode.BAD_LENGTH,
             DmaError.TCM_RANGE: ErrorCode.TCM_RANGE, DmaError.DRAM_WINDOW: ErrorCode.DRAM_RANGE,
         }
-        dma_cmd_addr = Signal(64)
+        dma_cmd_addr = Signal(64, reset_less=True)
         # Timing: the Dma's completion is registered before it frees the unit and picks the
         # error site (its state decode fed the DMA unit's error address mux). dma_busy stays
         # set for that cycle, so dma_cmd is still the finished command's.
         d_done = Signal()
-        d_result = Signal.like(dma.done.payload)
+        d_result = Signal.like(dma.done.payload, reset_less=True)   # read with d_done
         core.d.sync += [d_done.eq(dma.done.valid), d_result.eq(dma.done.payload)]
         with core.If(d_done):
             core.d.sync += dma_busy.eq(0)
@@ -376,8 +376,9 @@ class NpuTop(wiring.Component):
                         report(core, "dma", ec, a)
 
         # ---- compute unit: GEMV feeder, engine, y writer ----------------------------------------
-        g = Signal(Command)              # the GEMV or LUT command being run
-        g_addr = Signal(64)              # its byte address (for error reports)
+        # g follows h while the compute unit is free and is read from c_go: not reset.
+        g = Signal(Command, reset_less=True)   # the GEMV or LUT command being run
+        g_addr = Signal(64, reset_less=True)   # its byte address (for error reports)
         c_start = Signal()               # dispatcher issues a GEMV this cycle
         # The compute unit starts a GEMV a cycle after its dispatch, from a register (timing:
         # the dispatch decision reached the reset of every compute register it clears);
@@ -893,17 +894,17 @@ class NpuTop(wiring.Component):
         # the DMA, the compute unit or the error logic.
         head = Signal(Command)
         m.d.comb += head.as_value().eq(cmd_fifo.r_data)
-        h = Signal(Command)
+        h = Signal(Command, reset_less=True)        # read with h_valid: not reset
         h_valid = Signal()
-        h_addr = Signal(64)                         # byte address of the command in h
+        h_addr = Signal(64, reset_less=True)        # byte address of the command in h
         h_is = Signal(data.StructLayout({           # h's opcode, one flag per kind
             "dma": 1, "store": 1, "gemv": 1, "lut": 1, "sync": 1, "end": 1}))
         # h's own error (LOAD/STORE: length, alignment or dram_addr bad; unknown opcode),
         # its code and fault address decided when h is loaded, so that the dispatcher has
         # one error site for h (timing: the checks' priority sat behind the dispatch).
         h_bad = Signal()
-        h_bad_code = Signal(ErrorCode)
-        h_bad_addr = Signal(64)
+        h_bad_code = Signal(ErrorCode, reset_less=True)
+        h_bad_addr = Signal(64, reset_less=True)
         loaded = Signal(32)                         # words taken from the FIFO into h
         next_addr = Signal(64)                      # byte address of the FIFO's head word
         sync_mask = Signal(2)

@@ -278,12 +278,16 @@ class VLutEngine(wiring.Component):
             # cycle were the engine's longest path.
             with m.State("RANGE"):
                 m.d.comb += self.busy.eq(1)
-                with m.If((src_end > total) | (dst_end > total) | (tab_end > total)):
+                out_of_range = (src_end > total) | (dst_end > total) | (tab_end > total)
+                # The first table read's address is set either way (only its valid bit waits
+                # on the compares: timing, they reached the request's 90 enables).
+                request(tab)
+                m.d.sync += req_valid.eq(~out_of_range)
+                with m.If(out_of_range):
                     m.d.sync += err.eq(VLutError.TCM_RANGE)
                     m.next = "DONE"
                 with m.Else():
                     m.d.sync += err.eq(VLutError.NONE)
-                    request(tab)
                     m.next = "TABLE_REQ"
 
             # -- table: read a word, write its entries one per cycle ----------------------
