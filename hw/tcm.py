@@ -411,13 +411,17 @@ class TcmRequestFifo(wiring.Component):
         ``tcm_banks`` says which address bits are the bank.
     depth : int
         Entries (default 4).
+    shape : shape-like, optional
+        The requests' shape. Default ``tcm_request_layout(config)``, whose bank and ``write``
+        pass the head slice; with any other shape only the valid does (the compute port's
+        wide line reads, whose banks are all of them).
 
     Members
     -------
-    i : In(stream.Signature(tcm_request_layout(config)))
+    i : In(stream.Signature(shape))
         Requests in.
-    o : Out(stream.Signature(tcm_request_layout(config)))
-        Requests out, in order; ``o.valid`` and the bank and ``write`` are flip-flops.
+    o : Out(stream.Signature(shape))
+        Requests out, in order; ``o.valid`` (and the bank and ``write``) are flip-flops.
     busy : Out(1)
         The FIFO holds a request (a flip-flop; it falls a cycle after the last is taken).
 
@@ -427,13 +431,14 @@ class TcmRequestFifo(wiring.Component):
         If ``depth`` is not an int in 2..16.
     """
 
-    def __init__(self, config: NpuConfig, *, depth: int = 4):
+    def __init__(self, config: NpuConfig, *, depth: int = 4, shape=None):
         if type(depth) is not int or not 2 <= depth <= 16:
             self._MustUse__silence = True
             raise ValueError(f"depth must be an int in 2..16, not {depth!r}")
         self._config = config
         self._depth = depth
-        layout = tcm_request_layout(config)
+        self._tagged = shape is None
+        layout = tcm_request_layout(config) if shape is None else shape
         super().__init__({"i": In(stream.Signature(layout)), "o": Out(stream.Signature(layout)),
                           "busy": Out(1)})
 
@@ -449,14 +454,16 @@ class TcmRequestFifo(wiring.Component):
         m = Module()
         depth = self._depth
         bank_bits = (self._config.tcm_banks - 1).bit_length()
-        tag_layout = data.StructLayout({"bank": max(bank_bits, 1), "write": 1})
+        if self._tagged:
+            tag_layout = data.StructLayout({"bank": max(bank_bits, 1), "write": 1})
+        else:
+            tag_layout = data.StructLayout({})
 
-        # Two distributed RAMs written alike: the whole request, and its bank and write.
+        # The whole request in distributed RAM (and, with the default shape, its bank and write
+        # in a second one written alike, read into the head slice).
         m.submodules.storage = storage = Memory(shape=self.i.payload.shape(), depth=depth,
                                                 init=[])
-        m.submodules.tags = tags = Memory(shape=tag_layout, depth=depth, init=[])
-        w_req, w_tag = storage.write_port(), tags.write_port()
-        r_req, r_tag = storage.read_port(domain="comb"), tags.read_port(domain="comb")
+        w_req, r_req = storage.write_port(), storage.read_port(domain="comb")
         produce = Signal(range(depth))      # next entry written
         tag_ptr = Signal(range(depth))      # next entry whose tag goes into the slice
         data_ptr = Signal(range(depth))     # the head: next entry granted
@@ -468,27 +475,33 @@ class TcmRequestFifo(wiring.Component):
         m.d.comb += [
             self.i.ready.eq(used != depth),
             w_req.addr.eq(produce), w_req.data.eq(self.i.payload), w_req.en.eq(push),
-            w_tag.addr.eq(produce), w_tag.en.eq(push),
-            w_tag.data.bank.eq(self.i.payload.addr[:bank_bits] if bank_bits else 0),
-            w_tag.data.write.eq(self.i.payload.write),
         ]
         with m.If(push):
             m.d.sync += produce.eq(Mux(produce == depth - 1, 0, produce + 1))
 
         m.submodules.head = head = StreamSkid(tag_layout)
         send = head.i.valid & head.i.ready
-        m.d.comb += [r_tag.addr.eq(tag_ptr), head.i.valid.eq(unsent != 0),
-                     head.i.payload.eq(r_tag.data)]
+        m.d.comb += head.i.valid.eq(unsent != 0)
+        if self._tagged:
+            m.submodules.tags = tags = Memory(shape=tag_layout, depth=depth, init=[])
+            w_tag, r_tag = tags.write_port(), tags.read_port(domain="comb")
+            m.d.comb += [
+                w_tag.addr.eq(produce), w_tag.en.eq(push),
+                w_tag.data.bank.eq(self.i.payload.addr[:bank_bits] if bank_bits else 0),
+                w_tag.data.write.eq(self.i.payload.write),
+                r_tag.addr.eq(tag_ptr), head.i.payload.eq(r_tag.data),
+            ]
         with m.If(send):
             m.d.sync += tag_ptr.eq(Mux(tag_ptr == depth - 1, 0, tag_ptr + 1))
         m.d.sync += unsent.eq(unsent + push - send)
 
         grant = self.o.valid & self.o.ready
         m.d.comb += [self.o.valid.eq(head.o.valid), head.o.ready.eq(self.o.ready),
-                     r_req.addr.eq(data_ptr), self.o.payload.eq(r_req.data),
-                     self.o.payload.write.eq(head.o.payload.write)]
-        if bank_bits:
-            m.d.comb += self.o.payload.addr[:bank_bits].eq(head.o.payload.bank)
+                     r_req.addr.eq(data_ptr), self.o.payload.eq(r_req.data)]
+        if self._tagged:
+            m.d.comb += self.o.payload.write.eq(head.o.payload.write)
+            if bank_bits:
+                m.d.comb += self.o.payload.addr[:bank_bits].eq(head.o.payload.bank)
         with m.If(grant):
             m.d.sync += data_ptr.eq(Mux(data_ptr == depth - 1, 0, data_ptr + 1))
         used_next = used + push - retire

@@ -11,8 +11,8 @@ with the GEMV y writer; the compute unit runs one command at a time).
 import operator
 from functools import reduce
 
-from amaranth import Array, Cat, Const, Module, Mux, ResetInserter, Shape, Signal
-from amaranth.lib import data, enum, stream, wiring
+from amaranth import Array, Cat, Const, Module, Mux, ResetInserter, Signal
+from amaranth.lib import data, enum, wiring
 from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
@@ -45,15 +45,6 @@ class _State(enum.Enum, shape=3):
     RUN = 2
     WAIT = 3      # SYNC / END waiting for units
     DRAIN = 4     # error: let outstanding AXI traffic finish
-
-
-def _fifo_between(m, src, dst, shape, depth=4):
-    """A ``depth``-entry FIFO (distributed RAM) from stream ``src`` to stream ``dst``, its
-    handshakes driven in ``m``; returns it (``r_rdy``: it holds something)."""
-    fifo = SyncFIFO(width=Shape.cast(shape).width, depth=depth)
-    m.d.comb += [fifo.w_en.eq(src.valid), fifo.w_data.eq(src.payload), src.ready.eq(fifo.w_rdy),
-                 dst.valid.eq(fifo.r_rdy), dst.payload.eq(fifo.r_data), fifo.r_en.eq(dst.ready)]
-    return fifo
 
 
 MUL_LATENCY = 3
@@ -162,12 +153,12 @@ class NpuTop(wiring.Component):
         # Timing: each TCM request port has a small FIFO of its own beside the Tcm (the units'
         # register slices sit by the units): the Tcm's arbitration (valids and banks ->
         # grants -> readies) then loops within these three, not across the die through the
-        # Dma's, the readers' and the vec port's slices. They are in distributed RAM: a grant
-        # moves two pointers and a level, not the enables of the request's data registers
-        # (as register slices, the placer pulled those towards the banks' write data, taking
-        # the arbitration's end with them). One cycle more per TCM access.
-        # The DMA and vec ports' FIFOs keep their heads' banks in flip-flops (TcmRequestFifo):
-        # the arbitration starts from flip-flops, not from a distributed-RAM read.
+        # Dma's, the readers' and the vec port's slices. Each is a TcmRequestFifo: the head's
+        # valid, bank and write come from a small register slice refilled on its own ready,
+        # the rest of the request from distributed RAM, so a grant moves that slice and one
+        # pointer (not a FIFO level shared with the writer, nor the enables of the request's
+        # data registers, which as plain register slices the placer pulled towards the banks'
+        # write data). Two cycles more per TCM access than with no FIFO.
         core.submodules.dma_tcm_fifo = dma_tcm_fifo = TcmRequestFifo(cfg)
         wiring.connect(core, dma.tcm_req, dma_tcm_fifo.i)
         wiring.connect(core, dma_tcm_fifo.o, tcm.dma_req)
@@ -497,8 +488,9 @@ class NpuTop(wiring.Component):
         # at the TCM (not a flip-flop of the slice) lets synthesis drop the narrow-read logic
         # from the TCM's arbitration.
         comp.submodules.creq_skid = creq_skid = StreamSkid(laddr_bits)
-        creq_tcm = stream.Signature(laddr_bits).create()
-        comp.submodules.creq_tcm_fifo = _fifo_between(m, creq_skid.o, creq_tcm, laddr_bits)
+        comp.submodules.creq_tcm_fifo = creq_tcm_fifo = TcmRequestFifo(cfg, shape=laddr_bits)
+        wiring.connect(m, creq_skid.o, creq_tcm_fifo.i)
+        creq_tcm = creq_tcm_fifo.o
         m.d.comb += [
             tcm.compute_req.valid.eq(creq_tcm.valid),
             tcm.compute_req.payload.addr.eq(creq_tcm.payload << _log2(cfg.tcm_banks)),

@@ -13,7 +13,7 @@ through a VLut16 on one TCM port; see docs/memory.md.
 
 from __future__ import annotations
 
-from amaranth import Array, Cat, Module, Signal
+from amaranth import Array, Cat, Module, Mux, Signal
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -241,10 +241,11 @@ class VLutEngine(wiring.Component):
                      self.tcm_req.payload.write.eq(req_write),
                      self.tcm_req.payload.data.eq(req_data), self.tcm_resp.ready.eq(resp_ready)]
 
-        def request(addr, *, write=0, data=0):
-            """Go to the state after this one with a request of ``addr`` on tcm_req."""
-            m.d.sync += [req_valid.eq(1), req_addr.eq(addr), req_write.eq(write),
-                         req_data.eq(data)]
+        def request(*, write=0):
+            """Go to the state after this one with a request on tcm_req. Its address (and a
+            write's data) are loaded in this state without a condition where they are known
+            (timing: the handshakes and compares behind the conditions reached 90 enables)."""
+            m.d.sync += [req_valid.eq(1), req_write.eq(write)]
 
         def sent():
             """This cycle's request is taken: a response (a read) or nothing is awaited."""
@@ -279,10 +280,7 @@ class VLutEngine(wiring.Component):
             with m.State("RANGE"):
                 m.d.comb += self.busy.eq(1)
                 out_of_range = (src_end > total) | (dst_end > total) | (tab_end > total)
-                # The first table read's address is set either way (only its valid bit waits
-                # on the compares: timing, they reached the request's 90 enables).
-                request(tab)
-                m.d.sync += req_valid.eq(~out_of_range)
+                m.d.sync += [req_addr.eq(tab), req_write.eq(0), req_valid.eq(~out_of_range)]
                 with m.If(out_of_range):
                     m.d.sync += err.eq(VLutError.TCM_RANGE)
                     m.next = "DONE"
@@ -306,15 +304,16 @@ class VLutEngine(wiring.Component):
                 m.d.comb += [self.busy.eq(1), lut.table_wr.valid.eq(1),
                              lut.table_wr.payload.index.eq(cnt * per_dst + outs),
                              lut.table_wr.payload.value.eq(word[:16])]
-                m.d.sync += [word.eq(word >> 16), outs.eq(outs + 1)]
+                m.d.sync += [word.eq(word >> 16), outs.eq(outs + 1),
+                             req_addr.eq(Mux(cnt == table_words - 1, src, tab))]
                 with m.If(outs == per_dst - 1):
                     m.d.sync += [cnt.eq(cnt + 1), outs.eq(0)]
                     with m.If(cnt == table_words - 1):
                         m.d.sync += cnt.eq(0)
-                        request(src)
+                        request()
                         m.next = "SRC_REQ"
                     with m.Else():
-                        request(tab)
+                        request()
                         m.next = "TABLE_REQ"
 
             # -- one chunk: read indices, look up, write results ---------------------------
@@ -326,6 +325,7 @@ class VLutEngine(wiring.Component):
                     m.next = "SRC_RESP"
             with m.State("SRC_RESP"):
                 m.d.comb += self.busy.eq(1)
+                m.d.sync += req_addr.eq(src)
                 with m.If(self.tcm_resp.valid):
                     m.d.sync += [ib.eq(Cat(ib[w:], self.tcm_resp.payload)), cnt.eq(cnt + 1),
                                  resp_ready.eq(0)]
@@ -333,10 +333,12 @@ class VLutEngine(wiring.Component):
                         m.d.sync += [cnt.eq(0), outs.eq(0)]
                         m.next = "LOOKUP"
                     with m.Else():
-                        request(src)
+                        request()
                         m.next = "SRC_REQ"
             with m.State("LOOKUP"):
                 m.d.comb += self.busy.eq(1)
+                # The first result word, loaded every cycle: rb is final when LOOKUP ends.
+                m.d.sync += [req_addr.eq(dst), req_data.eq(rb_words[0])]
                 with m.If(cnt != vectors):
                     m.d.comb += lut.i.valid.eq(1)
                     with m.If(lut.i.ready):
@@ -344,7 +346,7 @@ class VLutEngine(wiring.Component):
                 # rb is complete once no result is left in the lookup (none arrives now).
                 with m.If((outs == vectors) & ~lut.o.valid):
                     m.d.sync += cnt.eq(0)
-                    request(dst, write=1, data=rb_words[0])
+                    request(write=1)
                     m.next = "DST_REQ"
             # The word written is picked by cnt rather than shifted out of rb: the write's
             # handshake then moves counters only, not the enables of rb's 16*Q flip-flops
@@ -360,10 +362,12 @@ class VLutEngine(wiring.Component):
                         with m.If(chunks == 1):
                             m.next = "DONE"
                         with m.Else():
-                            request(src)
+                            m.d.sync += req_addr.eq(src)
+                            request()
                             m.next = "SRC_REQ"
                     with m.Else():
-                        request(dst + 1, write=1, data=rb_words[cnt + 1])
+                        m.d.sync += [req_addr.eq(dst + 1), req_data.eq(rb_words[cnt + 1])]
+                        request(write=1)
             with m.State("DONE"):
                 m.d.comb += [self.busy.eq(1), self.done.valid.eq(1)]
                 with m.If(self.done.ready):
