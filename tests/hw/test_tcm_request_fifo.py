@@ -13,22 +13,35 @@ from hw import NpuConfig
 from hw.tcm import TcmRequestFifo
 
 
-def _run(config, reqs, *, depth, p_valid, p_ready, seed):
-    """Push ``reqs`` (addr, write, data) with random valid/ready; check the head every cycle
-    against a deque model; return what came out, the cycle count and the most held at once."""
-    dut = TcmRequestFifo(config, depth=depth)
+def _run(config, reqs, *, depth, p_valid, p_ready, seed, shape=None):
+    """Push ``reqs`` (addr, write, data; or plain ints with ``shape``) with random valid/ready;
+    check the head every cycle against a deque model; return what came out, the cycle count
+    and the most held at once."""
+    dut = TcmRequestFifo(config, depth=depth, shape=shape)
     rng = random.Random(seed)
     out = {}
+
+    def put(ctx, req):
+        if shape is not None:
+            ctx.set(dut.i.payload, req)
+            return
+        addr, write, data = req
+        ctx.set(dut.i.payload.addr, addr)
+        ctx.set(dut.i.payload.write, write)
+        ctx.set(dut.i.payload.data, data)
+
+    def head(ctx):
+        if shape is not None:
+            return ctx.get(dut.o.payload)
+        return (ctx.get(dut.o.payload.addr), ctx.get(dut.o.payload.write),
+                ctx.get(dut.o.payload.data))
 
     async def bench(ctx):
         model, got, sent, cycles, most = deque(), [], 0, 0, 0
         while len(got) < len(reqs):
             offer = sent < len(reqs) and rng.random() < p_valid
-            addr, write, data = reqs[sent] if offer else (0, 0, 0)
             ctx.set(dut.i.valid, offer)
-            ctx.set(dut.i.payload.addr, addr)
-            ctx.set(dut.i.payload.write, write)
-            ctx.set(dut.i.payload.data, data)
+            put(ctx, reqs[sent] if offer else (0 if shape is not None else (0, 0, 0)))
             ready = rng.random() < p_ready
             ctx.set(dut.o.ready, ready)
             if model:
@@ -40,9 +53,8 @@ def _run(config, reqs, *, depth, p_valid, p_ready, seed):
                 assert len(model) >= depth - 1, f"i.ready low with {len(model)} held"
             if ctx.get(dut.o.valid):
                 assert model, "o.valid with nothing held"
-                head = (ctx.get(dut.o.payload.addr), ctx.get(dut.o.payload.write),
-                        ctx.get(dut.o.payload.data))
-                assert head == model[0], f"cycle {cycles}: head {head}, expected {model[0]}"
+                got_head = head(ctx)
+                assert got_head == model[0], f"cycle {cycles}: head {got_head}, not {model[0]}"
                 if ready:
                     got.append(model.popleft())
             if offer and ctx.get(dut.i.ready):
@@ -95,3 +107,13 @@ def test_one_request_per_cycle_when_nothing_stalls():
 def test_bad_depth_is_rejected(depth):
     with pytest.raises(ValueError, match=r"depth must be an int in 2\.\.16, not "):
         TcmRequestFifo(NpuConfig(), depth=depth)
+
+
+@pytest.mark.parametrize("p_valid,p_ready,seed", [(1.0, 0.5, 5), (0.6, 0.8, 6), (1.0, 1.0, 7)])
+def test_compute_port_shape_keeps_order_with_only_the_valid_in_the_head_slice(
+        p_valid, p_ready, seed):
+    config = NpuConfig()
+    reqs = [random.Random(seed).randrange(1 << 12) for _ in range(200)]
+    got, _, _ = _run(config, reqs, depth=4, p_valid=p_valid, p_ready=p_ready, seed=seed,
+                     shape=12)
+    assert got == reqs
