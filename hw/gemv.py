@@ -15,7 +15,6 @@ from amaranth.lib.wiring import In, Out
 
 from .block_acc import BlockAccumulator, PartialSum
 from .config import NpuConfig
-from .skid import StreamSkid
 from .sparse_mac import ACT_LAYOUT, PATTERN_POSITIONS, WEIGHT_LAYOUT, SparseMacPair
 
 __all__ = ["GemvEngine", "GemvJob", "gemv_fault_layout", "gemv_step_layout"]
@@ -309,21 +308,13 @@ class GemvEngine(wiring.Component):
                 m.d.sync += s_valid.eq(1)
 
         # ---- y: all lanes' results together ---------------------------------------------
-        # Each lane's result passes a register slice before the lanes meet (timing: the AND of
-        # the lanes' valids, with y's ready, ran back into every lane's accumulator -- its
-        # output handshake and its pipeline's advance -- across the engine, 9.3 ns on ECP5).
-        outs = []
-        for i, acc in enumerate(accs):
-            m.submodules[f"out{i}"] = out = StreamSkid(32)
-            wiring.connect(m, acc.o, out.i)
-            outs.append(out.o)
-        all_valid = _all([o.valid for o in outs])
+        all_valid = _all([a.o.valid for a in accs])
         m.d.comb += self.y.valid.eq(all_valid)
         # Driven as one Cat, not element by element: with per-element assignments Yosys once
         # read the field wire `\y__payload[1]` as bit 1 of `y__payload` (two drivers).
-        m.d.comb += self.y.payload.eq(Cat(o.payload for o in outs))
-        for o in outs:
-            m.d.comb += o.ready.eq(self.y.ready & all_valid)
+        m.d.comb += self.y.payload.eq(Cat(a.o.payload for a in accs))
+        for a in accs:
+            m.d.comb += a.o.ready.eq(self.y.ready & all_valid)
         # Timing: y's transfer is registered before it counts down `outstanding` (the valid
         # bits of every lane's accumulator meet across the engine; the count's carry chain
         # is not behind that route). `outstanding` is then the true count + y_fire_r, so
