@@ -457,7 +457,9 @@ class TcmRequestFifo(wiring.Component):
         if self._tagged:
             tag_layout = data.StructLayout({"bank": max(bank_bits, 1), "write": 1})
         else:
-            tag_layout = data.StructLayout({})
+            # Only the valid passes: one constant bit (synthesis removes it), as a zero-width
+            # payload becomes `[-1:0]` wires in the Verilog, which Verilator rejects.
+            tag_layout = data.StructLayout({"none": 1})
 
         # The whole request in distributed RAM (and, with the default shape, its bank and write
         # in a second one written alike, read into the head slice).

@@ -117,3 +117,11 @@ def test_compute_port_shape_keeps_order_with_only_the_valid_in_the_head_slice(
     got, _, _ = _run(config, reqs, depth=4, p_valid=p_valid, p_ready=p_ready, seed=seed,
                      shape=12)
     assert got == reqs
+
+
+def test_compute_port_shape_emits_no_zero_width_wires_for_verilator():
+    # A zero-width head slice became `wire [-1:0]` in the Verilog, which Verilator rejects.
+    from amaranth.back import verilog
+
+    text = verilog.convert(TcmRequestFifo(NpuConfig(), shape=12), name="fifo", emit_src=False)
+    assert "[-1:0]" not in text
