@@ -83,11 +83,16 @@ def run_engine(cfg, jobs, beats, *, seed=0, p_valid=1.0, p_ready=1.0, max_cycles
                 stats["error"] = 1
                 f = dut.fault
                 stats["fault"] = (ctx.get(f.row_tile), ctx.get(f.step), ctx.get(f.lane))
-                # No step is taken any more; rows finished before the fault may still
-                # leave the accumulator pipeline (checked by the caller).
+                # No step is taken any more (the input slice may still accept up to two,
+                # which it holds); rows finished before the fault may still leave the
+                # accumulator pipeline (checked by the caller).
                 for _ in range(dut.latency + 20):
-                    assert not ctx.get(dut.step.ready)
+                    assert not ctx.get(dut.mac_active)
+                    if ctx.get(dut.step.ready):
+                        ctx.set(dut.step.valid, 1)
+                        stats["accepted_after_error"] = stats.get("accepted_after_error", 0) + 1
                     await ctx.tick()
+                assert stats.get("accepted_after_error", 0) <= 2
                 break
             if ji == len(jobs) and bi == len(beats) and not ctx.get(dut.busy):
                 idle += 1
@@ -146,7 +151,7 @@ def test_full_rate_one_step_per_cycle_without_back_pressure():
     # All 64 steps were taken on consecutive cycles: the engine never stalled the operands.
     assert st["fires"] == len(beats) == 64
     assert st["last_fire"] - st["first_fire"] == 63
-    assert st["latency"] == 6 + BlockAccumulator.latency_for(cfg)
+    assert st["latency"] == 7 + BlockAccumulator.latency_for(cfg)
     assert st["cycles"] <= len(beats) + st["latency"] + 6
 
 
@@ -195,7 +200,7 @@ def test_invalid_pattern_raises_error_and_stops(bad_code):
     ys, st = run_engine(cfg, [_job(True, 2, 2)], beats, seed=9, p_valid=0.9, p_ready=0.9)
     assert st["error"] == 1
     assert st["fault"] == (1, 11, 2)        # the lowest invalid lane
-    assert st["beats_taken"] == bad_step + 1
+    assert st["fires"] == st["mac_cycles"] == bad_step + 1   # none after the invalid step
     assert len(ys) == 1                     # only row tile 0, finished before the fault
     np.testing.assert_array_equal(np.array(ys[0], dtype=np.uint32), _ref_bits(w, x)[:4])
 
