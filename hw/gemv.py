@@ -328,8 +328,14 @@ class GemvEngine(wiring.Component):
         # Driven as one Cat, not element by element: with per-element assignments Yosys once
         # read the field wire `\y__payload[1]` as bit 1 of `y__payload` (two drivers).
         m.d.comb += self.y.payload.eq(Cat(a.o.payload for a in accs))
+        # The lanes run in lockstep: every lane's control (its FIFO, skid buffer and
+        # accumulator state) follows the same inputs (the steps' valid and last flags, y's
+        # ready), never the data, so all lanes' o.valid are equal in every cycle and each
+        # lane's ready is y's ready alone (timing: y.ready & all_valid reached every lane's
+        # stall and output registers across the engine, 8.2-8.9 ns). y.valid still waits for
+        # all of them; a lane out of step would show as a wrong y in every GEMV test.
         for a in accs:
-            m.d.comb += a.o.ready.eq(self.y.ready & all_valid)
+            m.d.comb += a.o.ready.eq(self.y.ready)
         # Timing: y's transfer is registered before it counts down `outstanding` (the valid
         # bits of every lane's accumulator meet across the engine; the count's carry chain
         # is not behind that route). `outstanding` is then the true count + y_fire_r, so
