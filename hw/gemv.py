@@ -98,9 +98,10 @@ class GemvEngine(wiring.Component):
         A job is running but ``step`` is not valid.
     error : Out(1)
         Sticky: an invalid 2:4 pattern code (6, 7) arrived (raised two cycles after that
-        step was taken, from the input register; no step is taken in between). The engine
-        then takes no more steps (the slice may still accept up to two, which it holds);
-        only row tiles whose last step came before the fault still leave on ``y``.
+        step was taken, from the input register). The step taken in between, if any, is
+        dropped (not counted in ``mac_active``); then no more steps are taken (the input
+        slice may still accept up to two, which it holds). Only row tiles whose last step
+        came before the fault still leave on ``y``.
         Reset it (ResetInserter) to continue.
     fault : Out(gemv_fault_layout(config))
         Position of that pattern code.
@@ -194,8 +195,8 @@ class GemvEngine(wiring.Component):
         st = [Signal(PartialSum, name=f"st{i}", reset_less=True) for i in range(lanes)]
 
         # halt: the step taken in the previous cycle was invalid (= in_valid & in_bad), a
-        # flip-flop of its own for the take logic (timing: in_bad sits by the step's data and
-        # its route to the take decision was the NPU's longest path at one seed).
+        # flip-flop of its own (timing: in_bad sits by the step's data). It keeps a job from
+        # being taken, and the step taken in its cycle from being counted, before `error`.
         halt = Signal()
         # A job is taken into `job` and set up from it a cycle later (`starting`), so the
         # job handshake loads only `job`, and the counters' and flags' next values do not
@@ -221,39 +222,31 @@ class GemvEngine(wiring.Component):
         # stall was the engine's critical path). At full rate a level stays at 1.
         room_next = _all([f.level <= _LANE_FIFO_DEPTH - 6 for f in fifos])
 
-        # The step slice: it holds, beside each step, whether any of its pattern codes is
-        # invalid (6, 7), so that the take decision reads that from one flip-flop (timing:
-        # the eight lanes' pattern checks were on the loop can_take -> fire -> can_take, the
-        # NPU's longest path at two seeds). Dense steps ignore it (their pattern is not data).
-        slice_layout = data.StructLayout({"step": gemv_step_layout(cfg), "codes_bad": 1})
-        m.submodules.step_slice = step_slice = StreamSkid(slice_layout)
-        m.d.comb += [
-            step_slice.i.valid.eq(self.step.valid),
-            self.step.ready.eq(step_slice.i.ready),
-            step_slice.i.payload.step.eq(self.step.payload),
-            step_slice.i.payload.codes_bad.eq(
-                _any([self.step.payload.pattern[i] >= len(PATTERN_POSITIONS)
-                      for i in range(lanes)])),
-        ]
-        p = step_slice.o.payload.step
-        # can_take = active & ~error & ~halt & room (room: room_next a cycle ago) is a
-        # flip-flop, loaded from the next values of active, error and halt, so `fire` is one
-        # LUT of two flip-flops (timing: active -> error -> room -> fire -> the counters and
-        # last_* flags was the engine's longest path).
+        # The step enters through a register slice (its ready a flip-flop).
+        m.submodules.step_slice = step_slice = StreamSkid(gemv_step_layout(cfg))
+        wiring.connect(m, wiring.flipped(self.step), step_slice.i)
+        p = step_slice.o.payload
+        # can_take = active & ~error & room (room: room_next a cycle ago) is a flip-flop,
+        # loaded from the next values of active and error, so `fire` is one LUT of two
+        # flip-flops (timing: active -> error -> room -> fire -> the counters and last_*
+        # flags was the engine's longest path). It does not look at the step being taken:
+        # the step after an invalid one may still be taken, and is dropped (see below;
+        # timing: the eight lanes' pattern checks on the loop can_take -> fire -> can_take
+        # were the NPU's longest path at two seeds).
         can_take = Signal()
         m.d.comb += step_slice.o.ready.eq(can_take)
         fire = Signal()
-        m.d.comb += [fire.eq(step_slice.o.valid & can_take), self.mac_active.eq(fire),
+        m.d.comb += [fire.eq(step_slice.o.valid & can_take),
+                     self.mac_active.eq(fire & ~halt),
                      self.stall_operand.eq(active & ~self.error & ~step_slice.o.valid)]
 
-        # An invalid code is flagged as its step is taken, so that the step after it is
-        # never taken.
-        bad = job.sparse & step_slice.o.payload.codes_bad
+        # Dense steps use pattern 0 (their pattern field is not data).
+        bad = job.sparse & _any([p.pattern[i] >= len(PATTERN_POSITIONS) for i in range(lanes)])
         ends_job = fire & last_step & last_blk & last_rt
         active_next = Mux(starting, 1, active & ~ends_job)
         error_next = self.error | (in_valid & in_bad)
         halt_next = fire & bad
-        m.d.sync += can_take.eq(active_next & ~error_next & ~halt_next & room_next)
+        m.d.sync += can_take.eq(active_next & ~error_next & room_next)
         m.d.sync += [in_valid.eq(fire), in_bad.eq(bad), halt.eq(halt_next),
                      in_rt.eq(rt),
                      in_gstep.eq(gstep), in_block_last.eq(last_step),
@@ -270,10 +263,13 @@ class GemvEngine(wiring.Component):
                                  last_rt.eq(rt == rt_m2), gstep.eq(0)]
                     with m.If(last_rt):
                         m.d.sync += active.eq(0)
-        m.d.sync += self.mac_cycles.eq(self.mac_cycles + fire)
+        m.d.sync += self.mac_cycles.eq(self.mac_cycles + self.mac_active)
 
         # An invalid pattern is handled from the input register: the step never reaches
-        # the lanes, the engine stops taking steps and raises error one cycle later.
+        # the lanes and the engine raises error one cycle later. The step taken in between
+        # (at most one: can_take falls with error_next) never reaches the lanes either (it
+        # is in the input register while error is up), is not counted in mac_active, and
+        # does not move the fault.
         lane = Signal(range(lanes))
         for i in reversed(range(lanes)):
             with m.If(in_step.pattern[i] >= len(PATTERN_POSITIONS)):
@@ -281,7 +277,7 @@ class GemvEngine(wiring.Component):
         # The fault is read only once `error` is up: not reset.
         fault = Signal.like(self.fault, reset_less=True)
         m.d.comb += self.fault.eq(fault)
-        with m.If(in_valid & in_bad):
+        with m.If(in_valid & in_bad & ~self.error):
             m.d.sync += [self.error.eq(1), fault.row_tile.eq(in_rt), fault.step.eq(in_gstep),
                          fault.lane.eq(lane)]
 
@@ -289,7 +285,8 @@ class GemvEngine(wiring.Component):
         for i, mac in enumerate(macs):
             m.d.comb += [mac.x.eq(in_step.x), mac.w.eq(in_step.w[i]),
                          mac.pattern.eq(in_step.pattern[i])]
-        m.d.sync += [s0_valid.eq(in_valid & ~in_bad), s0_block_last.eq(in_block_last),
+        m.d.sync += [s0_valid.eq(in_valid & ~in_bad & ~self.error),
+                     s0_block_last.eq(in_block_last),
                      s0_row_last.eq(in_row_last), s0_scale_x.eq(in_step.scale_x)]
         m.d.sync += [s0_scale_w[i].eq(in_step.scale_w[i]) for i in range(lanes)]
         m.d.sync += [s1_valid.eq(s0_valid), s1_block_last.eq(s0_block_last),
@@ -323,8 +320,9 @@ class GemvEngine(wiring.Component):
                 m.d.sync += s_valid.eq(1)
 
         # ---- y: all lanes' results together ---------------------------------------------
-        all_valid = _all([a.o.valid for a in accs])
-        m.d.comb += self.y.valid.eq(all_valid)
+        # The lanes run in lockstep (below): lane 0's valid is every lane's (timing: the
+        # AND of eight lanes' valids, across the engine, fed the y writer's enables).
+        m.d.comb += self.y.valid.eq(accs[0].o.valid)
         # Driven as one Cat, not element by element: with per-element assignments Yosys once
         # read the field wire `\y__payload[1]` as bit 1 of `y__payload` (two drivers).
         m.d.comb += self.y.payload.eq(Cat(a.o.payload for a in accs))
@@ -332,8 +330,8 @@ class GemvEngine(wiring.Component):
         # accumulator state) follows the same inputs (the steps' valid and last flags, y's
         # ready), never the data, so all lanes' o.valid are equal in every cycle and each
         # lane's ready is y's ready alone (timing: y.ready & all_valid reached every lane's
-        # stall and output registers across the engine, 8.2-8.9 ns). y.valid still waits for
-        # all of them; a lane out of step would show as a wrong y in every GEMV test.
+        # stall and output registers across the engine, 8.2-8.9 ns). A lane out of step would
+        # show as a wrong y in every GEMV test.
         for a in accs:
             m.d.comb += a.o.ready.eq(self.y.ready)
         # Timing: y's transfer is registered before it counts down `outstanding` (the valid

@@ -775,9 +775,14 @@ class NpuTop(wiring.Component):
                 vreq.payload.addr.eq((g.gemv.y_addr >> wbb) + y_rt * wpr + y_j),
                 vreq.payload.data.eq(y_words[y_j]),
             ]
-        m.d.comb += [vlut.tcm_resp.valid.eq(tcm.vec_resp.valid),
-                     vlut.tcm_resp.payload.eq(tcm.vec_resp.payload),
-                     tcm.vec_resp.ready.eq(Mux(lut_active, vlut.tcm_resp.ready, 1))]
+        # The VLutEngine's read responses pass a register slice, so its FSM's enables start
+        # from a flip-flop rather than the Tcm's response FIFO level (timing: that level,
+        # across the die, into the FSM state and request registers, 8.2-9.0 ns at one seed).
+        comp.submodules.vresp_skid = vresp_skid = StreamSkid(tcm.vec_resp.payload.shape())
+        wiring.connect(comp, vresp_skid.o, vlut.tcm_resp)
+        m.d.comb += [vresp_skid.i.valid.eq(tcm.vec_resp.valid),
+                     vresp_skid.i.payload.eq(tcm.vec_resp.payload),
+                     tcm.vec_resp.ready.eq(Mux(lut_active, vresp_skid.i.ready, 1))]
         y_last_word = y_j == wpr - 1
         # y is never valid during a LUT job: a LUT command is dispatched only while the compute
         # unit is free, and c_active (in comp_busy) holds until the engine's last y has left;
@@ -1032,17 +1037,21 @@ class NpuTop(wiring.Component):
                 with core.Else():
                     core.d.sync += [state.eq(_State.RUN), fetching.eq(1), f_next.eq(cmd_base),
                                     f_left.eq(cmd_count), f_sized_1.eq(0), f_sized.eq(0)]
-            with core.Case(_State.RUN), core.If(~err_pend):
+            with core.Case(_State.RUN):
+                # The dispatcher's own errors are reported whether or not another unit's is
+                # pending (timing: err_pend, the OR of the units' error registers, reached
+                # the dispatcher's error address enables, 8.3 ns at one seed): a pending
+                # error is latched first, so a report in its cycle is then ignored.
                 with core.If(~h_valid & list_out):        # the list ran out before END
                     report(core, "dispatch", ErrorCode.BAD_LENGTH, cmd_base)
-                with core.Elif(h_valid):
+                # A bad LOAD/STORE is reported once the DMA unit is free (its running
+                # command's errors come first), an unknown opcode at once.
+                with core.If(h_valid & h_bad & ~(h_is.dma & dma_busy)):
+                    report(core, "dispatch", h_bad_code,
+                           Mux(h_bad_at_cmd, h_addr, h.dma.dram_addr))
+                with core.If(~err_pend & h_valid):
                     # h's opcode, decoded when h was loaded: one flag each (timing: the
                     # decision into the units' start registers is two LUT levels).
-                    # A bad LOAD/STORE is reported once the DMA unit is free (its running
-                    # command's errors come first), an unknown opcode at once.
-                    with core.If(h_bad & ~(h_is.dma & dma_busy)):
-                        report(core, "dispatch", h_bad_code,
-                               Mux(h_bad_at_cmd, h_addr, h.dma.dram_addr))
                     with core.If(h_is.dma & ~dma_busy & ~h_bad):
                         core.d.comb += take.eq(1)
                         core.d.sync += [dma_busy.eq(1), d_desc_valid.eq(1)]

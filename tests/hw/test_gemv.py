@@ -81,8 +81,6 @@ def run_engine(cfg, jobs, beats, *, seed=0, p_valid=1.0, p_ready=1.0, max_cycles
             bi += bool(sfire)
             if ctx.get(dut.error):
                 stats["error"] = 1
-                f = dut.fault
-                stats["fault"] = (ctx.get(f.row_tile), ctx.get(f.step), ctx.get(f.lane))
                 # No step is taken any more (the input slice may still accept up to two,
                 # which it holds); rows finished before the fault may still leave the
                 # accumulator pipeline (checked by the caller).
@@ -93,6 +91,9 @@ def run_engine(cfg, jobs, beats, *, seed=0, p_valid=1.0, p_ready=1.0, max_cycles
                         stats["accepted_after_error"] = stats.get("accepted_after_error", 0) + 1
                     await ctx.tick()
                 assert stats.get("accepted_after_error", 0) <= 2
+                # The fault is read once nothing can move it any more.
+                f = dut.fault
+                stats["fault"] = (ctx.get(f.row_tile), ctx.get(f.step), ctx.get(f.lane))
                 break
             if ji == len(jobs) and bi == len(beats) and not ctx.get(dut.busy):
                 idle += 1
@@ -189,15 +190,21 @@ def test_k_chunks_continue_the_row_sums_across_jobs():
     np.testing.assert_array_equal(np.array(ys[0], dtype=np.uint32), _ref_bits(w, x))
 
 
-@pytest.mark.parametrize("bad_code", [6, 7])
-def test_invalid_pattern_raises_error_and_stops(bad_code):
+@pytest.mark.parametrize("bad_code,p_valid,next_bad", [
+    (6, 0.9, False), (7, 0.9, False), (7, 1.0, False), (6, 1.0, True)])
+def test_invalid_pattern_raises_error_and_stops(bad_code, p_valid, next_bad):
+    # With p_valid 1.0 the step after the invalid one is always offered, and taken before
+    # error is up: it must be dropped (not in mac_active, not in y) and, invalid too
+    # (next_bad), must not move the fault.
     cfg = NpuConfig(lanes=4)
     w, x = _operands(8, 64, seed=1, sparse_w=True)
     beats = steps_for(w, x, cfg, sparse_w=True, rows=range(2), blocks=range(2))
     bad_step = 16 + 11                      # row tile 1, step 11 within it
     beats[bad_step]["pattern"][2] = bad_code
     beats[bad_step]["pattern"][3] = bad_code
-    ys, st = run_engine(cfg, [_job(True, 2, 2)], beats, seed=9, p_valid=0.9, p_ready=0.9)
+    if next_bad:
+        beats[bad_step + 1]["pattern"][0] = 7
+    ys, st = run_engine(cfg, [_job(True, 2, 2)], beats, seed=9, p_valid=p_valid, p_ready=0.9)
     assert st["error"] == 1
     assert st["fault"] == (1, 11, 2)        # the lowest invalid lane
     assert st["fires"] == st["mac_cycles"] == bad_step + 1   # none after the invalid step
