@@ -42,7 +42,8 @@ class AxiMemory:
     """AXI4 slave memory model for Amaranth testbenches (one beat per cycle at most).
 
     ``errors`` maps (lo, hi) byte ranges to a Resp: a read beat or write burst touching one
-    answers that response (reads return zeros, writes are dropped).
+    answers that response (reads return zeros, writes are dropped). ``read_bursts`` logs
+    every AR handshake as (arid, araddr, beats).
     """
 
     def __init__(self, base: int, image: bytearray, bus_bytes: int, *, errors=None,
@@ -51,6 +52,7 @@ class AxiMemory:
         self.errors = dict(errors or {})
         self.rng, self.p_ready = rng or random.Random(0), p_ready
         self.reads = self.writes = 0
+        self.read_bursts = []
 
     def _resp(self, addr: int, n: int) -> Resp:
         for (lo, hi), r in self.errors.items():
@@ -94,6 +96,7 @@ class AxiMemory:
             arf = rdy and ctx.get(bus.arvalid)
             if arf:
                 ar.append((ctx.get(bus.arid), ctx.get(bus.araddr), ctx.get(bus.arlen)))
+                self.read_bursts.append((ar[-1][0], ar[-1][1], ar[-1][2] + 1))
             awf = rdy and ctx.get(bus.awvalid)
             if awf:
                 aw.append([ctx.get(bus.awid), ctx.get(bus.awaddr), ctx.get(bus.awlen) + 1,
@@ -240,12 +243,14 @@ def run_program_amaranth(prog: Program, *, image=None, errors=None, p_ready=1.0,
         out["first"] = await drive_program(ctx, dut, prog, window=window, max_cycles=max_cycles,
                                            cmd_count=cmd_count)
         out["first_image"] = bytearray(mem.mem)
+        out["first_read_bursts"] = list(mem.read_bursts)
         if then is not None:
             mem.mem = bytearray(then.image)
             mem.base = then.dram_base
             out["then"] = await drive_program(ctx, dut, then, max_cycles=max_cycles,
                                               soft_reset_first=True)
             out["then_image"] = bytearray(mem.mem)
+            out["then_read_bursts"] = mem.read_bursts[len(out["first_read_bursts"]):]
 
     sim.add_testbench(memory, background=True)
     sim.add_testbench(host)
@@ -255,7 +260,8 @@ def run_program_amaranth(prog: Program, *, image=None, errors=None, p_ready=1.0,
         status, counters = out[key]
         image = out[f"{key}_image"]
         return GemvRun(y=p.y_from_image(image), cycles=counters["cycles"], counters=counters,
-                       status=status, bound_cycles=p.bound_cycles, image=image, program=p)
+                       status=status, bound_cycles=p.bound_cycles, image=image, program=p,
+                       extra={"read_bursts": out.get(f"{key}_read_bursts", [])})
 
     first = result(prog, "first")
     return first if then is None else (first, result(then, "then"))

@@ -4,6 +4,9 @@ Every run is compared with golden.gemv_reference (y, bit for bit) and, for the e
 with golden.compile.execute (error code, fault address, DRAM contents).
 """
 
+import dataclasses
+import itertools
+
 import numpy as np
 import pytest
 
@@ -56,6 +59,33 @@ def test_npu_gemv_bit_exact(name, m, k, sp, cfg, kw):
     assert c["dram_wr_bytes"] == prog.dram_write_bytes
     assert c["dram_rd_bytes"] == prog.dram_read_bytes
     assert c["cycles"] >= prog.bound_cycles
+
+
+@pytest.mark.parametrize("offset", [16, 48])
+def test_npu_command_list_off_a_64_byte_boundary(offset):
+    # The fetcher's bursts end at 64-byte boundaries: a list that starts 16 or 48 bytes past
+    # one is fetched in a short first burst, then whole ones, then the rest.
+    w, x = _operands(12, 64, seed=offset, sparse_w=True)
+    prog = compile_gemv(w, x, config=SMALL, sparse=True)
+    blob = prog.image[prog.cmd_addr - prog.dram_base:][:prog.cmd_count * 16]
+    pad = (offset - (prog.dram_base + len(prog.image))) % 64
+    image = bytearray(prog.image) + bytes(pad) + blob
+    cmd_addr = prog.dram_base + len(prog.image) + pad
+    assert cmd_addr % 64 == offset and prog.cmd_count > 5
+    moved = dataclasses.replace(prog, image=image, cmd_addr=cmd_addr)
+    run = run_program_amaranth(moved, seed=2)
+    assert run.status["error"] is ErrorCode.NONE and run.status["done"] == 1
+    np.testing.assert_array_equal(_bits(run.y), _bits(gemv_reference(w, x)))
+    gold = execute(SMALL, image, prog.dram_base, cmd_addr, prog.cmd_count)
+    assert run.image == gold.image
+    # The fetcher's bursts (AR id 1) read the list once, in order, none across 64 bytes.
+    fetch = [(a, n) for i, a, n in run.extra["read_bursts"] if i == 1]
+    beat = SMALL.bus_bytes
+    assert all(a // 64 == (a + n * beat - 1) // 64 for a, n in fetch)
+    assert fetch[0][0] == cmd_addr and fetch[0][1] * beat == 64 - offset
+    assert [a for a, _ in fetch] == list(itertools.accumulate(
+        [cmd_addr] + [n * beat for _, n in fetch[:-1]]))
+    assert sum(n for _, n in fetch) * beat == prog.cmd_count * 16
 
 
 @pytest.mark.parametrize("case", ERROR_CASES)
