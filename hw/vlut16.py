@@ -211,6 +211,7 @@ class VLutEngine(wiring.Component):
         err = Signal(VLutError)
         src = Signal(25, reset_less=True)
         dst = Signal(25, reset_less=True)
+        dst1 = Signal(25, reset_less=True)      # dst + 1, kept (timing: no adder in req_addr)
         tab = Signal(25, reset_less=True)
         chunks = Signal(24, reset_less=True)
         src_end = Signal(26, reset_less=True)                  # word addresses
@@ -275,6 +276,7 @@ class VLutEngine(wiring.Component):
             with m.State("CHECK"):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += [src.eq(job.src_addr >> wshift), dst.eq(job.dst_addr >> wshift),
+                             dst1.eq((job.dst_addr >> wshift) + 1),
                              tab.eq(job.table_addr >> wshift), chunks.eq(job.count // q),
                              cnt.eq(0),
                              src_end.eq((job.src_addr >> wshift) + job.count // per_src),
@@ -371,7 +373,8 @@ class VLutEngine(wiring.Component):
                     # The next word's address and data load whatever cnt is (timing: cnt's
                     # compare was in their enables); after the last word they are not read,
                     # or the address is overridden below.
-                    m.d.sync += [dst.eq(dst + 1), cnt.eq(cnt + 1), req_addr.eq(dst + 1),
+                    m.d.sync += [dst.eq(dst1), dst1.eq(dst1 + 1), cnt.eq(cnt + 1),
+                                 req_addr.eq(dst1),
                                  req_data.eq(rb_words[(cnt + 1)[:len(cnt)]])]
                     with m.If(cnt == dst_words - 1):
                         m.d.sync += [cnt.eq(0), chunks.eq(chunks - 1)]
