@@ -454,7 +454,11 @@ class NpuTop(wiring.Component):
                 # (read_latency + 1). The buffer is distributed RAM: 16 lines cost no more.
                 rs[n] = PlaneReader(line_bits=line_bits, elem_bits=elem[n], addr_bits=laddr_bits,
                                     depth=tcm.read_latency + 8)
-                comp.submodules[f"rd{si}_{n}"] = rs[n]
+                # Outside the compute unit's reset: comp_clear reaches only its request side
+                # (`clear`); the rest is reset by its start (timing: comp_clear into the
+                # readers' control registers, 9.5 ns at one seed).
+                m.submodules[f"rd{si}_{n}"] = rs[n]
+                m.d.comb += rs[n].clear.eq(comp_clear)
                 # Timing: each reader's requests pass a register slice, so the arbiter sees
                 # only flip-flops and its grant ends at flip-flops (one cycle more: + 1 above).
                 # Two slices, so that the arbiter's (the second ones') can sit by the arbiter
