@@ -360,27 +360,19 @@ class Tcm(wiring.Component):
         for i in range(len(PORTS)):
             is_read = Const(1, 1) if PORTS[i] == "compute" else ~writes[i]
             data_i = Const(0, word) if PORTS[i] == "compute" else reqs[i].payload.data
-            issue.append({"grant": grant[i], "banks": banks[i], "row": rows[i],
-                          "read": is_read, "data": data_i})
-        issue.append({"grant": Const(1, 1), "banks": post_mask, "row": post_row,
-                      "read": Const(0, 1), "data": post_data})
+            issue.append({"sel": Mux(grant[i], banks[i], 0), "row": rows[i], "read": is_read,
+                          "data": data_i})
+        issue.append({"sel": post_mask, "row": post_row, "read": Const(0, 1), "data": post_data})
         if lat >= 3:
             registered = []
             for i, it in enumerate(issue):
                 name = PORTS[i] if i < len(PORTS) else "post"
-                # Only what selects a bank is reset (the grants; the posted write's banks):
-                # the rest is data they qualify. A grant and its banks are registered apart
-                # and ANDed after the register (timing: a registered Mux(grant, banks, 0)
-                # became the grant into the set/reset of the bank selects, whose setup is
-                # longer).
-                selects = ("grant", "banks") if name == "post" else ("grant",)
-                q = {k: Signal(len(v), name=f"{name}_issue_{k}", reset_less=k not in selects)
+                # Only the bank selects are reset: the rest is data they qualify.
+                q = {k: Signal(len(v), name=f"{name}_issue_{k}", reset_less=k != "sel")
                      for k, v in it.items() if not isinstance(v, Const)}
                 m.d.sync += [q[k].eq(it[k]) for k in q]
                 registered.append({**it, **q})
             issue = registered
-        for it in issue:
-            it["sel"] = Mux(it["grant"], it["banks"], 0)
         for b in range(nb):
             addr, wdata = Signal(len(rows[0]), name=f"bank{b}_addr"), Signal(word)
             ren, wen = Signal(name=f"bank{b}_ren"), Signal(name=f"bank{b}_wen")
