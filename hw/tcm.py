@@ -235,16 +235,11 @@ class Tcm(wiring.Component):
             # reads granted and not yet popped, a register, so that neither the buffer's level
             # nor this cycle's pop feeds the arbitration (timing); one more entry than the
             # latency needs keeps one read per cycle.
-            # ``occ_room`` (occ < lat + 2) is a register of its own, loaded from occ's next
-            # value, so the eligibility is one LUT of flip-flops (timing: the compare sat at
-            # the start of the arbitration, eligible -> grant -> the issue registers).
             occ = Signal(range(lat + 3), name=f"{name}_occupancy")
-            occ_room = Signal(init=1, name=f"{name}_occupancy_room")
             grant_read = Signal(name=f"{name}_grant_read")
             elig = Signal(name=f"{name}_eligible")
-            m.d.comb += elig.eq(req.valid & (is_write | occ_room))
-            occ_next = (occ + grant_read - pop)[:len(occ)]
-            m.d.sync += [occ.eq(occ_next), occ_room.eq(occ_next < lat + 2)]
+            m.d.comb += elig.eq(req.valid & (is_write | (occ < lat + 2)))
+            m.d.sync += occ.eq(occ + grant_read - pop)
 
             # ``urg`` (age == starve_limit) is a register of its own (timing). Neither is
             # reset: ``lost`` is, and clears both a cycle later, before any request can be

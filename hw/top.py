@@ -791,7 +791,9 @@ class NpuTop(wiring.Component):
         m.d.comb += [vresp_skid.i.valid.eq(tcm.vec_resp.valid),
                      vresp_skid.i.payload.eq(tcm.vec_resp.payload),
                      tcm.vec_resp.ready.eq(Mux(lut_active, vresp_skid.i.ready, 1))]
-        y_last_word = y_j == wpr - 1
+        # y_j == wpr - 1, a register kept with y_j (timing: the compare sat in y's ready,
+        # which reaches every lane's accumulator).
+        y_last_word = Signal(init=int(wpr == 1))
         # y is never valid during a LUT job: a LUT command is dispatched only while the compute
         # unit is free, and c_active (in comp_busy) holds until the engine's last y has left;
         # so y's ready does not look at lut_active (timing: from lut_active, through y's ready,
@@ -800,7 +802,8 @@ class NpuTop(wiring.Component):
         # The y words' counters move on the y writer's own beats (the VLutEngine's requests
         # share vreq but leave them alone; timing: its state decode reached their enables).
         with comp.If(engine.y.valid & vreq.ready & ~lut_active):
-            comp.d.sync += y_j.eq(Mux(y_last_word, 0, y_j + 1))
+            comp.d.sync += [y_j.eq(Mux(y_last_word, 0, y_j + 1)),
+                            y_last_word.eq(Mux(y_last_word, wpr == 1, y_j == wpr - 2))]
             with comp.If(y_last_word):
                 comp.d.sync += y_rt.eq(y_rt + 1)
         # Start / finish of a GEMV.
@@ -813,7 +816,7 @@ class NpuTop(wiring.Component):
         m.d.comb += w_span_start.eq(c_wait[1])
         with comp.If(c_go):
             comp.d.sync += [c_active.eq(1), c_wait.eq(1), job_sent.eq(0), c_ok.eq(0),
-                            y_rt.eq(0), y_j.eq(0), arm_rt.eq(0), armed.eq(0), cur.eq(0),
+                            y_rt.eq(0), y_j.eq(0), y_last_word.eq(wpr == 1), arm_rt.eq(0), armed.eq(0), cur.eq(0),
                             arm_more.eq(0), out_cur.eq(0)]
         # The checks' outcomes are free-running registers (one cycle after w_span), and so is
         # the first failing check's code and address (one more cycle), read by c_checking as
