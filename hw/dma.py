@@ -159,10 +159,7 @@ class Dma(wiring.Component):
 
         err = Signal(DmaError)
         stop = Signal()  # an error response arrived: issue nothing more, write nothing more
-        # Read only while err != NONE, and loaded with it: not reset, and not cleared as a
-        # descriptor is taken (timing: the state decode and the error sites met in front of
-        # its 64 inputs, 8.1-8.6 ns at three seeds).
-        fault = Signal(abits, reset_less=True)
+        fault = Signal(abits)
         tcm_last = Signal(24 + 16 + 2, reset_less=True)
         dram_last = Signal(abits + 16 + 2, reset_less=True)
         pp_dram = [Signal(32, name=f"pp_dram{k}", reset_less=True)
@@ -182,8 +179,6 @@ class Dma(wiring.Component):
         mul_dram_stride = Signal(abits, reset_less=True)
         mul_tcm_stride = Signal(24, reset_less=True)
         bad_zero, bad_align, bad_tcm, bad_window = Signal(), Signal(), Signal(), Signal()
-        bad_any = Signal()
-        fault_at_tcm = Signal()  # the first failing check is the TCM range: report tcm_addr
 
         # --- address walker (AR or AW): one burst per step --------------------------------
         a_addr = Signal(abits, reset_less=True)
@@ -235,13 +230,8 @@ class Dma(wiring.Component):
         load = Signal()    # a new burst enters the AR/AW register this cycle
         retire = Signal()  # a burst completes (rlast or B) this cycle
         ax_ready = Mux(is_write, axi.awready, axi.arready)
-        # A burst is loaded only into an empty AR/AW register, not in the cycle the previous
-        # one is taken: the bus's ready then only clears ax_valid (timing: in the NPU, the
-        # AR channel's ready, shared with the command fetcher, reached every load enable of
-        # the walkers, the credit and the burst address FIFO, 8.4-9.6 ns). No burst is lost:
-        # blen_ok already keeps loads three cycles apart.
         m.d.comb += load.eq(running & ~a_done & blen_ok & ~stop &
-                            (outstanding < max_out) & ~ax_valid)
+                            (outstanding < max_out) & (~ax_valid | ax_ready))
         m.d.sync += [load_d.eq(load), blen_ok.eq(~load & ~load_d)]
         with m.If(load):
             m.d.sync += [ax_valid.eq(1), ax_addr.eq(a_addr), ax_len.eq(blen - 1),
@@ -327,10 +317,7 @@ class Dma(wiring.Component):
         t_one = Signal()  # t_left == 1
         t_req = Signal()
         m.d.comb += t_req.eq(wr_mode & (credit != 0))
-        # rd_mode and wr_mode are never both set, so a TCM read for W never meets an R beat's
-        # write: t_take need not look at write_beat (timing: the R channel and rd_mode reached
-        # the TCM-read walker's enables, 8.2-9.3 ns at one seed).
-        t_take = t_req & sk_in_ready
+        t_take = t_req & sk_in_ready & ~write_beat
         m.d.sync += credit.eq(credit + Mux(load & is_write, blen, 0) - t_take)
         with m.If(t_take):
             m.d.sync += [t_tcm.eq(t_tcm + 1), t_left.eq(t_left - 1), t_one.eq(t_left == 2)]
@@ -394,7 +381,8 @@ class Dma(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += self.desc.ready.eq(1)
                 with m.If(self.desc.valid):
-                    m.d.sync += [d.eq(self.desc.payload), err.eq(DmaError.NONE), stop.eq(0)]
+                    m.d.sync += [d.eq(self.desc.payload), err.eq(DmaError.NONE), fault.eq(0),
+                                 stop.eq(0)]
                     m.next = "CHECK"
             # The range check takes five registered steps (timing: a 16 x A-bit multiply and a
             # long add in one cycle limited Fmax to ~63 MHz, the wide compares in the error
@@ -452,20 +440,18 @@ class Dma(wiring.Component):
                 m.next = "DECIDE"
             with m.State("DECIDE"):
                 m.d.comb += self.busy.eq(1)
-                # The failing check's address, chosen from flip-flops before its load.
-                m.d.comb += [bad_any.eq(bad_zero | bad_align | bad_tcm | bad_window),
-                             fault_at_tcm.eq(~bad_zero & ~bad_align & bad_tcm)]
-                with m.If(bad_any):
-                    m.d.sync += fault.eq(Mux(fault_at_tcm, d.tcm_addr, d.dram_addr))
-                    m.next = "DONE"
                 with m.If(bad_zero):
-                    m.d.sync += err.eq(DmaError.ZERO_LENGTH)
+                    m.d.sync += [err.eq(DmaError.ZERO_LENGTH), fault.eq(d.dram_addr)]
+                    m.next = "DONE"
                 with m.Elif(bad_align):
-                    m.d.sync += err.eq(DmaError.MISALIGNED)
+                    m.d.sync += [err.eq(DmaError.MISALIGNED), fault.eq(d.dram_addr)]
+                    m.next = "DONE"
                 with m.Elif(bad_tcm):
-                    m.d.sync += err.eq(DmaError.TCM_RANGE)
+                    m.d.sync += [err.eq(DmaError.TCM_RANGE), fault.eq(d.tcm_addr)]
+                    m.next = "DONE"
                 with m.Elif(bad_window):
-                    m.d.sync += err.eq(DmaError.DRAM_WINDOW)
+                    m.d.sync += [err.eq(DmaError.DRAM_WINDOW), fault.eq(d.dram_addr)]
+                    m.next = "DONE"
                 with m.Else():
                     m.d.sync += [running.eq(1), rd_mode.eq(~is_write), wr_mode.eq(is_write)]
                     m.next = "RUN"

@@ -15,7 +15,6 @@ from amaranth.lib.wiring import In, Out
 
 from .block_acc import BlockAccumulator, PartialSum
 from .config import NpuConfig
-from .skid import StreamSkid
 from .sparse_mac import ACT_LAYOUT, PATTERN_POSITIONS, WEIGHT_LAYOUT, SparseMacPair
 
 __all__ = ["GemvEngine", "GemvJob", "gemv_fault_layout", "gemv_step_layout"]
@@ -69,13 +68,11 @@ class GemvEngine(wiring.Component):
     must have ``row_tiles == 1``.
 
     Throughput: one step per cycle while ``step`` is valid and ``y`` is not back-pressured.
-    ``step`` enters through a register slice (:class:`~hw.skid.StreamSkid`), so its
-    ``ready`` is a flip-flop; a step is *taken* (``mac_active``) from the slice. The lanes
-    never stall the engine within a cycle: the take decision comes from registers only (a
-    credit check on the lane FIFOs' levels), so no accumulator's ``ready`` is combined over
-    the lanes. Latency from the last step of a row tile to its ``y``: :attr:`latency` = 7
-    (slice, input, selection, product and sum registers, lane FIFO and its skid buffer) +
-    the accumulator's latency.
+    The lanes never stall the engine within a cycle: ``step.ready`` comes from registers
+    only (a credit check on the lane FIFOs' levels), so no accumulator's ``ready`` is
+    combined over the lanes. Latency from the last step of a row tile to its ``y``:
+    :attr:`latency` = 6 (input, selection, product and sum registers, lane FIFO and its
+    skid buffer) + the accumulator's latency.
 
     Parameters
     ----------
@@ -98,10 +95,9 @@ class GemvEngine(wiring.Component):
         A job is running but ``step`` is not valid.
     error : Out(1)
         Sticky: an invalid 2:4 pattern code (6, 7) arrived (raised two cycles after that
-        step was taken, from the input register). The step taken in between, if any, is
-        dropped (not counted in ``mac_active``); then no more steps are taken (the input
-        slice may still accept up to two, which it holds). Only row tiles whose last step
-        came before the fault still leave on ``y``.
+        step was taken, from the input register; no step is taken in between). The engine
+        then takes no more steps; only row tiles whose last step came before the fault still
+        leave on ``y``.
         Reset it (ResetInserter) to continue.
     fault : Out(gemv_fault_layout(config))
         Position of that pattern code.
@@ -133,10 +129,10 @@ class GemvEngine(wiring.Component):
 
     @property
     def latency(self) -> int:
-        """Cycles from the last step of a row tile (accepted on ``step``) to its ``y`` beat
-        when nothing stalls: 5 (input slice, input, selection, product and sum registers) +
-        2 (lane FIFO and its skid buffer) + the accumulator's latency."""
-        return 5 + 2 + self._acc_latency
+        """Cycles from the last step of a row tile to its ``y`` beat when nothing stalls:
+        4 (input, selection, product and sum registers) + 2 (lane FIFO and its skid buffer)
+        + the accumulator's latency."""
+        return 4 + 2 + self._acc_latency
 
     def elaborate(self, platform):
         m = Module()
@@ -195,8 +191,8 @@ class GemvEngine(wiring.Component):
         st = [Signal(PartialSum, name=f"st{i}", reset_less=True) for i in range(lanes)]
 
         # halt: the step taken in the previous cycle was invalid (= in_valid & in_bad), a
-        # flip-flop of its own (timing: in_bad sits by the step's data). It keeps a job from
-        # being taken, and the step taken in its cycle from being counted, before `error`.
+        # flip-flop of its own for the take logic (timing: in_bad sits by the step's data and
+        # its route to the take decision was the NPU's longest path at one seed).
         halt = Signal()
         # A job is taken into `job` and set up from it a cycle later (`starting`), so the
         # job handshake loads only `job`, and the counters' and flags' next values do not
@@ -222,32 +218,28 @@ class GemvEngine(wiring.Component):
         # stall was the engine's critical path). At full rate a level stays at 1.
         room_next = _all([f.level <= _LANE_FIFO_DEPTH - 6 for f in fifos])
 
-        # The step enters through a register slice (its ready a flip-flop).
-        m.submodules.step_slice = step_slice = StreamSkid(gemv_step_layout(cfg))
-        wiring.connect(m, wiring.flipped(self.step), step_slice.i)
-        p = step_slice.o.payload
-        # can_take = active & ~error & room (room: room_next a cycle ago) is a flip-flop,
-        # loaded from the next values of active and error, so `fire` is one LUT of two
-        # flip-flops (timing: active -> error -> room -> fire -> the counters and last_*
-        # flags was the engine's longest path). It does not look at the step being taken:
-        # the step after an invalid one may still be taken, and is dropped (see below;
-        # timing: the eight lanes' pattern checks on the loop can_take -> fire -> can_take
-        # were the NPU's longest path at two seeds).
+        p = self.step.payload
+        # can_take = active & ~error & ~halt & room (room: room_next a cycle ago) is a
+        # flip-flop, loaded from the next values of active, error and halt, so `fire` is one
+        # LUT of two flip-flops (timing: active -> error -> room -> fire -> the counters and
+        # last_* flags was the engine's longest path).
         can_take = Signal()
-        m.d.comb += step_slice.o.ready.eq(can_take)
+        m.d.comb += self.step.ready.eq(can_take)
         fire = Signal()
-        m.d.comb += [fire.eq(step_slice.o.valid & can_take),
-                     self.mac_active.eq(fire & ~halt),
-                     self.stall_operand.eq(active & ~self.error & ~step_slice.o.valid)]
+        m.d.comb += [fire.eq(self.step.valid & can_take), self.mac_active.eq(fire),
+                     self.stall_operand.eq(active & ~self.error & ~self.step.valid)]
 
-        # Dense steps use pattern 0 (their pattern field is not data).
-        bad = job.sparse & _any([p.pattern[i] >= len(PATTERN_POSITIONS) for i in range(lanes)])
+        # Dense steps use pattern 0 (their pattern field is not data). An invalid code is
+        # flagged before the register so that the step after it is never taken.
+        bad = Signal(lanes)
+        m.d.comb += bad.eq(Cat(job.sparse & (p.pattern[i] >= len(PATTERN_POSITIONS))
+                               for i in range(lanes)))
         ends_job = fire & last_step & last_blk & last_rt
         active_next = Mux(starting, 1, active & ~ends_job)
         error_next = self.error | (in_valid & in_bad)
-        halt_next = fire & bad
-        m.d.sync += can_take.eq(active_next & ~error_next & room_next)
-        m.d.sync += [in_valid.eq(fire), in_bad.eq(bad), halt.eq(halt_next),
+        halt_next = fire & bad.any()
+        m.d.sync += can_take.eq(active_next & ~error_next & ~halt_next & room_next)
+        m.d.sync += [in_valid.eq(fire), in_bad.eq(bad.any()), halt.eq(halt_next),
                      in_rt.eq(rt),
                      in_gstep.eq(gstep), in_block_last.eq(last_step),
                      in_row_last.eq(last_step & last_blk & job.last), in_step.eq(p)]
@@ -263,13 +255,10 @@ class GemvEngine(wiring.Component):
                                  last_rt.eq(rt == rt_m2), gstep.eq(0)]
                     with m.If(last_rt):
                         m.d.sync += active.eq(0)
-        m.d.sync += self.mac_cycles.eq(self.mac_cycles + self.mac_active)
+        m.d.sync += self.mac_cycles.eq(self.mac_cycles + fire)
 
         # An invalid pattern is handled from the input register: the step never reaches
-        # the lanes and the engine raises error one cycle later. The step taken in between
-        # (at most one: can_take falls with error_next) never reaches the lanes either (it
-        # is in the input register while error is up), is not counted in mac_active, and
-        # does not move the fault.
+        # the lanes, the engine stops taking steps and raises error one cycle later.
         lane = Signal(range(lanes))
         for i in reversed(range(lanes)):
             with m.If(in_step.pattern[i] >= len(PATTERN_POSITIONS)):
@@ -277,7 +266,7 @@ class GemvEngine(wiring.Component):
         # The fault is read only once `error` is up: not reset.
         fault = Signal.like(self.fault, reset_less=True)
         m.d.comb += self.fault.eq(fault)
-        with m.If(in_valid & in_bad & ~self.error):
+        with m.If(in_valid & in_bad):
             m.d.sync += [self.error.eq(1), fault.row_tile.eq(in_rt), fault.step.eq(in_gstep),
                          fault.lane.eq(lane)]
 
@@ -285,8 +274,7 @@ class GemvEngine(wiring.Component):
         for i, mac in enumerate(macs):
             m.d.comb += [mac.x.eq(in_step.x), mac.w.eq(in_step.w[i]),
                          mac.pattern.eq(in_step.pattern[i])]
-        m.d.sync += [s0_valid.eq(in_valid & ~in_bad & ~self.error),
-                     s0_block_last.eq(in_block_last),
+        m.d.sync += [s0_valid.eq(in_valid & ~in_bad), s0_block_last.eq(in_block_last),
                      s0_row_last.eq(in_row_last), s0_scale_x.eq(in_step.scale_x)]
         m.d.sync += [s0_scale_w[i].eq(in_step.scale_w[i]) for i in range(lanes)]
         m.d.sync += [s1_valid.eq(s0_valid), s1_block_last.eq(s0_block_last),
@@ -320,20 +308,13 @@ class GemvEngine(wiring.Component):
                 m.d.sync += s_valid.eq(1)
 
         # ---- y: all lanes' results together ---------------------------------------------
-        # The lanes run in lockstep (below): lane 0's valid is every lane's (timing: the
-        # AND of eight lanes' valids, across the engine, fed the y writer's enables).
-        m.d.comb += self.y.valid.eq(accs[0].o.valid)
+        all_valid = _all([a.o.valid for a in accs])
+        m.d.comb += self.y.valid.eq(all_valid)
         # Driven as one Cat, not element by element: with per-element assignments Yosys once
         # read the field wire `\y__payload[1]` as bit 1 of `y__payload` (two drivers).
         m.d.comb += self.y.payload.eq(Cat(a.o.payload for a in accs))
-        # The lanes run in lockstep: every lane's control (its FIFO, skid buffer and
-        # accumulator state) follows the same inputs (the steps' valid and last flags, y's
-        # ready), never the data, so all lanes' o.valid are equal in every cycle and each
-        # lane's ready is y's ready alone (timing: y.ready & all_valid reached every lane's
-        # stall and output registers across the engine, 8.2-8.9 ns). A lane out of step would
-        # show as a wrong y in every GEMV test.
         for a in accs:
-            m.d.comb += a.o.ready.eq(self.y.ready)
+            m.d.comb += a.o.ready.eq(self.y.ready & all_valid)
         # Timing: y's transfer is registered before it counts down `outstanding` (the valid
         # bits of every lane's accumulator meet across the engine; the count's carry chain
         # is not behind that route). `outstanding` is then the true count + y_fire_r, so
@@ -352,11 +333,4 @@ def _all(sigs):
     v = sigs[0]
     for s in sigs[1:]:
         v = v & s
-    return v
-
-
-def _any(sigs):
-    v = sigs[0]
-    for s in sigs[1:]:
-        v = v | s
     return v

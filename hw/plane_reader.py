@@ -39,19 +39,10 @@ class PlaneReader(wiring.Component):
         into the output register take 3 cycles). The line being handed out sits in a
         register besides these.
 
-    Resets: only ``clear`` (and the domain's reset) reaches the request side (no request
-    is made, ``idle`` rises once the responses due have come in); everything else -- line
-    buffer, hand-out and output FIFO -- is reset by ``start`` alone, which must come before
-    the next run. So a unit-wide clear reaches three flip-flops of each reader, not all its
-    control registers (timing: such a clear into the readers' set/reset was the NPU's longest
-    path at one seed, 9.5 ns).
-
     Members
     -------
     start, base, lines : In
         Begin a new run of ``lines`` lines at line ``base``.
-    clear : In(1)
-        Stop requesting: as the domain's reset, for the request side only.
     req : Out(stream.Signature(addr_bits))
         Line read requests.
     resp_valid, resp_data : In
@@ -72,7 +63,7 @@ class PlaneReader(wiring.Component):
             raise ValueError(f"elem_bits {elem_bits} must divide line_bits {line_bits}")
         self._line_bits, self._elem_bits, self._depth = line_bits, elem_bits, depth
         super().__init__({
-            "start": In(1), "base": In(addr_bits), "lines": In(24), "clear": In(1),
+            "start": In(1), "base": In(addr_bits), "lines": In(24),
             "req": Out(stream.Signature(addr_bits)),
             "resp_valid": In(1), "resp_data": In(line_bits),
             "out": Out(stream.Signature(elem_bits)),
@@ -89,10 +80,8 @@ class PlaneReader(wiring.Component):
         m.submodules.buf = buf = Memory(shape=self._line_bits, depth=depth, init=[])
         wr = buf.write_port()
         rd = buf.read_port(domain="comb")
-        # Reset by start alone (reset_less, see the class docstring): the hand-out's state.
-        wp = Signal(range(depth), reset_less=True)
-        rp = Signal(range(depth), reset_less=True)
-        level = Signal(range(depth + 1), reset_less=True)        # lines in buf
+        wp, rp = Signal(range(depth)), Signal(range(depth))
+        level = Signal(range(depth + 1))        # lines in buf
         inflight = Signal(range(depth + 1))     # lines requested, not yet in buf
         # Loaded by `start` and read only while left_nz: not reset (fewer loads on the reset).
         nxt = Signal.like(self.base, reset_less=True)
@@ -113,8 +102,8 @@ class PlaneReader(wiring.Component):
         # room (held < depth, held = level + inflight: lines with a credit), both kept with
         # their counters rather than compared (a carry chain and a 24-bit compare were in
         # front of the enables, placed apart).
-        held = Signal(range(depth + 1), reset_less=True)
-        left_nz, room = Signal(), Signal(init=1, reset_less=True)
+        held = Signal(range(depth + 1))
+        left_nz, room = Signal(), Signal(init=1)
         req_fire = Signal()
         m.d.comb += [
             self.req.valid.eq(left_nz & room),
@@ -139,12 +128,12 @@ class PlaneReader(wiring.Component):
         # made from this reader's registers alone:
         #   push: the head line's next element goes to the FIFO,
         #   load: the head line is (re)loaded from the line buffer.
-        cur_valid = Signal(reset_less=True)
-        idx = Signal(range(max(2, n_elem)), reset_less=True)
+        cur_valid = Signal()
+        idx = Signal(range(max(2, n_elem)))
         # idx_last (idx == n_elem - 1) is a register kept with idx (timing: the compare sat
         # between the output handshake and the line's load enable).
-        idx_last = Signal(init=int(n_elem == 1), reset_less=True)
-        go = Signal(init=1, reset_less=True)
+        idx_last = Signal(init=int(n_elem == 1))
+        go = Signal(init=1)
         push, load = Signal(), Signal()
         m.d.comb += [push.eq(go & cur_valid),
                      load.eq((~cur_valid | push & idx_last) & (level != 0))]
@@ -173,8 +162,8 @@ class PlaneReader(wiring.Component):
         # at rp_q is still in the buffer: a line freed by a load is refilled no earlier than
         # a request and a response later.
         line = Signal(self._line_bits, reset_less=True)
-        push_q, load_q = Signal(reset_less=True), Signal(reset_less=True)
-        rp_q = Signal.like(rp, reset_less=True)
+        push_q, load_q = Signal(), Signal()
+        rp_q = Signal.like(rp)
         m.d.sync += [push_q.eq(push), load_q.eq(load), rp_q.eq(rp)]
         m.d.comb += [rd.addr.eq(rp_q), fifo.w_en.eq(push_q), fifo.w_data.eq(line[:eb])]
         with m.If(load_q):
@@ -190,7 +179,4 @@ class PlaneReader(wiring.Component):
                          level.eq(0), held.eq(0), room.eq(1), wp.eq(0),
                          rp.eq(0), idx.eq(0), idx_last.eq(n_elem == 1), cur_valid.eq(0),
                          push_q.eq(0), load_q.eq(0), go.eq(1)]
-        # clear: what the domain's reset does, for the request side only.
-        with m.If(self.clear):
-            m.d.sync += [left_nz.eq(0), inflight.eq(0), in_valid.eq(0)]
         return m

@@ -47,32 +47,30 @@ class _State(enum.Enum, shape=3):
     DRAIN = 4     # error: let outstanding AXI traffic finish
 
 
-MUL_LATENCY = 9
+MUL_LATENCY = 3
 
 
-def _mul_sequential(m, a, b, start, name):
-    """``a * b`` (unsigned) in a register, ``MUL_LATENCY`` cycles after ``start``.
+def _mul_registered(m, a, b, name):
+    """``a * b`` (unsigned) in a register, ``MUL_LATENCY`` cycles after ``a`` and ``b``.
 
-    ``a`` and ``b`` are latched in the cycle of ``start``; the product then holds until the
-    next ``start``. Two bits of ``a`` per cycle, most significant first: acc = 4 * acc +
-    digit * b, with 3 * b formed as it is latched. Timing: as a MULT18X18D product (3.9 ns,
-    plus the routes into and out of the DSP block) these were 8.4-9.4 ns paths; the values are
-    read only long after they are set (a GEMV's range check, an invalid pattern's address).
+    The operands are registered first (their copies sit by the DSP blocks), ``b`` is split in
+    halves of at most 12 bits whose products (one MULT18X18D each) are registered, and their
+    sum is the result. Timing: in one cycle the multiply -- routing into the DSP block, its
+    3.9 ns and the carry chain adding the two blocks' products -- was the NPU's longest
+    path at one placement seed. Only for values that are stable while they are read.
     """
-    digits = -(-len(a) // 2)
-    assert digits + 1 == MUL_LATENCY, "MUL_LATENCY is set for a 16-bit a"
-    a_q = Signal(2 * digits, name=f"{name}_a")
-    b1 = Signal(len(b), name=f"{name}_b")
-    b3 = Signal(len(b) + 2, name=f"{name}_b3")
-    left = Signal(range(digits + 1), name=f"{name}_left")
-    acc = Signal(len(a) + len(b), name=name)
-    with m.If(start):
-        m.d.sync += [a_q.eq(a), b1.eq(b), b3.eq(b + (b << 1)), acc.eq(0), left.eq(digits)]
-    with m.Elif(left != 0):
-        digit = a_q[-2:]
-        addend = Mux(digit[1], Mux(digit[0], b3, b1 << 1), Mux(digit[0], b1, 0))
-        m.d.sync += [a_q.eq(a_q << 2), acc.eq((acc << 2) + addend), left.eq(left - 1)]
-    return acc
+    a_w, b_w = len(a), len(b)
+    assert a_w <= 17, "one operand must fit a MULT18X18D's unsigned input"
+    half = (b_w + 1) // 2
+    assert half <= 12
+    a_q = Signal(a_w, name=f"{name}_a")
+    b_q = Signal(b_w, name=f"{name}_b")
+    lo = Signal(a_w + half, name=f"{name}_lo")
+    hi = Signal(a_w + b_w - half, name=f"{name}_hi")
+    prod = Signal(a_w + b_w, name=name)
+    m.d.sync += [a_q.eq(a), b_q.eq(b), lo.eq(a_q * b_q[:half]), hi.eq(a_q * b_q[half:]),
+                 prod.eq(lo + (hi << half))]
+    return prod
 
 
 class NpuTop(wiring.Component):
@@ -269,6 +267,7 @@ class NpuTop(wiring.Component):
                                                                depth=fifo_depth)
         f_next = Signal(64)          # next command word address to request
         f_left = Signal(32)          # words not yet requested
+        f_inflight = Signal(range(5))  # words of the burst in flight
         f_busy = Signal()            # a burst is in flight
         f_err = Signal()             # an error response was seen in this burst
         f_err_addr = Signal(64)
@@ -278,36 +277,24 @@ class NpuTop(wiring.Component):
         f_beat_addr = Signal(64)
         # Timing: the next burst's length (words to the 64-byte boundary, at most the words
         # left) and whether any are left are free-running registers of f_next and f_left,
-        # valid (f_sized) from the second cycle after those change: in the issuing cycle, the
-        # length and the next address made three carry chains (the whole NPU's longest path),
-        # and in one cycle the length's compare of the 32-bit f_left was 8.5 ns at one seed.
-        # The words to the boundary, and f_left split into "under 4" and its low bits, are
-        # registered first; the length is picked from them a cycle later.
+        # valid (f_sized) from the cycle after those change: in the issuing cycle, the length
+        # and the next address made three carry chains (the whole NPU's longest path).
         to64 = Signal(3)
-        left_lt4 = Signal()
-        left_lo = Signal(2)
-        core.d.sync += [to64.eq((64 - f_next[:6]) >> 4), left_lt4.eq(f_left[2:] == 0),
-                        left_lo.eq(f_left[:2])]
+        m.d.comb += to64.eq((64 - f_next[:6]) >> 4)
         n_words = Signal(3)
         f_any_left = Signal()
-        f_sized, f_sized_1 = Signal(), Signal()
-        core.d.sync += [n_words.eq(Mux(left_lt4 & (left_lo < to64), left_lo, to64)),
-                        f_any_left.eq(f_left != 0), f_sized_1.eq(1), f_sized.eq(f_sized_1)]
+        f_sized = Signal()
+        core.d.sync += [n_words.eq(Mux(f_left < to64, f_left, to64)),
+                        f_any_left.eq(f_left != 0), f_sized.eq(1)]
         fetching = Signal()
         can_issue = fetching & f_sized & f_any_left & ~f_busy & ~f_arvalid & \
             (cmd_fifo.level <= fifo_depth - 4) & (err_code == ErrorCode.NONE) & ~err_pend
-        # The burst's address and length load whenever no burst is being
-        # requested (or in flight), not on can_issue, so that its fan-out stays small (timing:
-        # can_issue reached ~230 load enables, 8.3-8.5 ns at two seeds); they are read only
-        # while the burst they describe is requested or in flight.
-        with core.If(~f_arvalid):
-            core.d.sync += [f_araddr.eq(f_next), f_arlen.eq(n_words * beats_per_cmd - 1)]
-        with core.If(~f_busy):
-            core.d.sync += f_beat_addr.eq(f_next)
         with core.If(can_issue):
-            core.d.sync += [f_arvalid.eq(1), f_busy.eq(1),
+            core.d.sync += [f_arvalid.eq(1), f_araddr.eq(f_next),
+                            f_arlen.eq(n_words * beats_per_cmd - 1), f_busy.eq(1),
+                            f_inflight.eq(n_words), f_beat_addr.eq(f_next),
                             f_next.eq(f_next + (n_words << 4)), f_left.eq(f_left - n_words),
-                            f_sized_1.eq(0), f_sized.eq(0)]
+                            f_sized.eq(0)]
         with core.If(f_arvalid & f_arready):
             core.d.sync += f_arvalid.eq(0)
         m.d.comb += f_rready.eq(1)
@@ -424,9 +411,7 @@ class NpuTop(wiring.Component):
                      lines_q["wsc"].eq(s_lines), lines_q["xc"].eq(xc_lines),
                      lines_q["xs"].eq(xs_lines)]
         m.d.sync += panel_lines.eq(lines_q["val"] + lines_q["pat"] + lines_q["wsc"])
-        # Started as panel_lines is valid (two cycles after c_go, see c_wait).
-        w_span_start = Signal()
-        w_span = _mul_sequential(m, rts, panel_lines, w_span_start, "w_span")
+        w_span = _mul_registered(m, rts, panel_lines, "w_span")
         w_line, x_line = Signal(laddr_bits + 1), Signal(laddr_bits + 1)
         m.d.comb += [w_line.eq(g.gemv.w_addr >> lnb), x_line.eq(g.gemv.x_addr >> lnb)]
         w_end = Signal(48)
@@ -458,11 +443,7 @@ class NpuTop(wiring.Component):
                 # (read_latency + 1). The buffer is distributed RAM: 16 lines cost no more.
                 rs[n] = PlaneReader(line_bits=line_bits, elem_bits=elem[n], addr_bits=laddr_bits,
                                     depth=tcm.read_latency + 8)
-                # Outside the compute unit's reset: comp_clear reaches only its request side
-                # (`clear`); the rest is reset by its start (timing: comp_clear into the
-                # readers' control registers, 9.5 ns at one seed).
-                m.submodules[f"rd{si}_{n}"] = rs[n]
-                m.d.comb += rs[n].clear.eq(comp_clear)
+                comp.submodules[f"rd{si}_{n}"] = rs[n]
                 # Timing: each reader's requests pass a register slice, so the arbiter sees
                 # only flip-flops and its grant ends at flip-flops (one cycle more: + 1 above).
                 # Two slices, so that the arbiter's (the second ones') can sit by the arbiter
@@ -653,11 +634,13 @@ class NpuTop(wiring.Component):
         #     other's, so the engine gets the row tiles in order.
         step_shape = engine.step.payload.shape()
         beat_layout = data.StructLayout({"step": step_shape, "rt_last": 1})
-        # The FIFOs' heads reach the engine's input register slice (its step_slice), so the
-        # engine's take decision starts from the slice's valid flip-flop and the FIFOs' pops
-        # from its ready flip-flop (timing: the FIFO heads' RAM read, the pattern check and
-        # the engine's counters were one path).
-        step_in = engine.step
+        # The FIFOs' heads pass a register slice by the engine (step_skid), so the engine's
+        # take decision starts from the slice's valid flip-flop and the FIFOs' pops from its
+        # ready flip-flop (timing: the FIFO heads' RAM read, the pattern check and the
+        # engine's counters were one path).
+        comp.submodules.step_skid = step_skid = StreamSkid(step_shape)
+        wiring.connect(comp, step_skid.o, engine.step)
+        step_in = step_skid.i
         out_cur = Signal()               # the set whose FIFO the engine takes from now
         blk_last_at = Mux(sparse, bs // 4 - 1, bs // 2 - 1)
         blk_one = (bs // 4 == 1) & sparse | (bs // 2 == 1) & ~sparse    # one step per block
@@ -783,17 +766,10 @@ class NpuTop(wiring.Component):
                 vreq.payload.addr.eq((g.gemv.y_addr >> wbb) + y_rt * wpr + y_j),
                 vreq.payload.data.eq(y_words[y_j]),
             ]
-        # The VLutEngine's read responses pass a register slice, so its FSM's enables start
-        # from a flip-flop rather than the Tcm's response FIFO level (timing: that level,
-        # across the die, into the FSM state and request registers, 8.2-9.0 ns at one seed).
-        comp.submodules.vresp_skid = vresp_skid = StreamSkid(tcm.vec_resp.payload.shape())
-        wiring.connect(comp, vresp_skid.o, vlut.tcm_resp)
-        m.d.comb += [vresp_skid.i.valid.eq(tcm.vec_resp.valid),
-                     vresp_skid.i.payload.eq(tcm.vec_resp.payload),
-                     tcm.vec_resp.ready.eq(Mux(lut_active, vresp_skid.i.ready, 1))]
-        # y_j == wpr - 1, a register kept with y_j (timing: the compare sat in y's ready,
-        # which reaches every lane's accumulator).
-        y_last_word = Signal(init=int(wpr == 1))
+        m.d.comb += [vlut.tcm_resp.valid.eq(tcm.vec_resp.valid),
+                     vlut.tcm_resp.payload.eq(tcm.vec_resp.payload),
+                     tcm.vec_resp.ready.eq(Mux(lut_active, vlut.tcm_resp.ready, 1))]
+        y_last_word = y_j == wpr - 1
         # y is never valid during a LUT job: a LUT command is dispatched only while the compute
         # unit is free, and c_active (in comp_busy) holds until the engine's last y has left;
         # so y's ready does not look at lut_active (timing: from lut_active, through y's ready,
@@ -802,8 +778,7 @@ class NpuTop(wiring.Component):
         # The y words' counters move on the y writer's own beats (the VLutEngine's requests
         # share vreq but leave them alone; timing: its state decode reached their enables).
         with comp.If(engine.y.valid & vreq.ready & ~lut_active):
-            comp.d.sync += [y_j.eq(Mux(y_last_word, 0, y_j + 1)),
-                            y_last_word.eq(Mux(y_last_word, wpr == 1, y_j == wpr - 2))]
+            comp.d.sync += y_j.eq(Mux(y_last_word, 0, y_j + 1))
             with comp.If(y_last_word):
                 comp.d.sync += y_rt.eq(y_rt + 1)
         # Start / finish of a GEMV.
@@ -813,10 +788,9 @@ class NpuTop(wiring.Component):
         # chk_fail (1); c_checking is 1 + len(c_wait) cycles after c_go.
         c_wait = Signal(4 + MUL_LATENCY)
         comp.d.sync += [c_wait.eq(c_wait << 1), c_checking.eq(c_wait[-1])]
-        m.d.comb += w_span_start.eq(c_wait[1])
         with comp.If(c_go):
             comp.d.sync += [c_active.eq(1), c_wait.eq(1), job_sent.eq(0), c_ok.eq(0),
-                            y_rt.eq(0), y_j.eq(0), y_last_word.eq(wpr == 1), arm_rt.eq(0), armed.eq(0), cur.eq(0),
+                            y_rt.eq(0), y_j.eq(0), arm_rt.eq(0), armed.eq(0), cur.eq(0),
                             arm_more.eq(0), out_cur.eq(0)]
         # The checks' outcomes are free-running registers (one cycle after w_span), and so is
         # the first failing check's code and address (one more cycle), read by c_checking as
@@ -826,11 +800,7 @@ class NpuTop(wiring.Component):
             (g.gemv.y_addr[:wbb] != 0)
         chk_len, chk_gemv = Signal(), Signal()
         chk_x, chk_w, chk_y = Signal(), Signal(), Signal()
-        # chk_len in two steps, well ahead of the sums' checks (timing: two 16-bit zero
-        # compares and the alignment checks from g into one register, 8.7 ns at one seed).
-        len_zero, len_misaligned = Signal(), Signal()
-        m.d.sync += [len_zero.eq((rts == 0) | (nb == 0)), len_misaligned.eq(misaligned)]
-        m.d.sync += [chk_len.eq(len_zero | len_misaligned),
+        m.d.sync += [chk_len.eq((rts == 0) | (nb == 0) | misaligned),
                      chk_gemv.eq((rts > 1) & ~(g.gemv.flags.first & g.gemv.flags.last)),
                      chk_x.eq(x_end > tcm_bytes), chk_w.eq(w_end > tcm_bytes),
                      chk_y.eq(g.gemv.flags.last & (y_end > tcm_bytes))]
@@ -855,14 +825,9 @@ class NpuTop(wiring.Component):
                                 pat_base.eq(w_line + pat_off), wsc_base.eq(w_line + wsc_off),
                                 arm_more.eq(1)]     # rts >= 1 (checked)
         # LUT: one VLutEngine job per command.
-        # Like a GEMV, a LUT command starts a cycle after its dispatch, from a register
-        # (timing: the dispatcher's decision, behind the units' error flags, reached
-        # lut_active's and lut_job_sent's enables; 8.3-8.5 ns at two seeds). l_go counts as
-        # busy.
-        l_start, l_go = Signal(), Signal()
-        comp.d.sync += l_go.eq(l_start)
+        l_start = Signal()
         lut_job_sent = Signal()
-        with comp.If(l_go):
+        with comp.If(l_start):
             comp.d.sync += [lut_active.eq(1), lut_job_sent.eq(0)]
         m.d.comb += [vlut.job.valid.eq(lut_active & ~lut_job_sent),
                      vlut.job.payload.src_addr.eq(g.lut.src_addr),
@@ -899,7 +864,7 @@ class NpuTop(wiring.Component):
             with comp.Elif(lut_err != VLutError.NONE):
                 report(comp, "compute", ErrorCode.BAD_LENGTH, g_addr)
         comp_busy = Signal()
-        m.d.comb += comp_busy.eq(c_go | c_active | l_go | lut_active | vreq_skid.o.valid |
+        m.d.comb += comp_busy.eq(c_go | c_active | lut_active | vreq_skid.o.valid |
                               vreq_tcm_fifo.busy)
         with comp.If(c_active & ~c_wait.any() & ~c_checking & ~feeding & job_sent &
                      ~engine.busy & ~c_go):
@@ -909,11 +874,9 @@ class NpuTop(wiring.Component):
         # Registered in steps (multiply, then sums); the error is reported once they are done
         # (it is sticky and the engine takes no more steps, so f is stable).
         pat_fault = Signal(64)
-        pf_err = Signal(MUL_LATENCY + 2)
-        # Started as error rises (f is loaded with it).
-        pf_rows = _mul_sequential(m, f.row_tile, panel_lines, engine.error & ~pf_err[0],
-                                  "pf_rows")
+        pf_rows = _mul_registered(m, f.row_tile, panel_lines, "pf_rows")
         pf_line = Signal(64)             # the fault's line (timing: three sums in one cycle)
+        pf_err = Signal(MUL_LATENCY + 2)
         m.d.sync += [pf_line.eq(pf_rows + lines_q["val"]),
                      pat_fault.eq(g.gemv.w_addr + (pf_line << lnb) +
                                   ((f.step * lanes + f.lane) >> 1))]
@@ -933,13 +896,11 @@ class NpuTop(wiring.Component):
         h_is = Signal(data.StructLayout({           # h's opcode, one flag per kind
             "dma": 1, "store": 1, "gemv": 1, "lut": 1, "sync": 1, "end": 1}))
         # h's own error (LOAD/STORE: length, alignment or dram_addr bad; unknown opcode),
-        # its code and which address it reports decided when h is loaded, so that the
-        # dispatcher has one error site for h (timing: the checks' priority sat behind the
-        # dispatch). The address is picked from h_addr and h's dram_addr by a flag (timing:
-        # the head's checks in front of the 64 address flip-flops' inputs, 8.6 ns at seed 1).
+        # its code and fault address decided when h is loaded, so that the dispatcher has
+        # one error site for h (timing: the checks' priority sat behind the dispatch).
         h_bad = Signal()
         h_bad_code = Signal(ErrorCode, reset_less=True)
-        h_bad_at_cmd = Signal(reset_less=True)      # report h_addr, not h.dma.dram_addr
+        h_bad_addr = Signal(64, reset_less=True)
         loaded = Signal(32)                         # words taken from the FIFO into h
         next_addr = Signal(64)                      # byte address of the FIFO's head word
         sync_mask = Signal(2)
@@ -983,12 +944,8 @@ class NpuTop(wiring.Component):
         list_empty, list_outside = Signal(), Signal()
         cmd_end = Signal(65)
         m.d.sync += cmd_end.eq(cmd_base + (cmd_count << 4))
-        # Each compare (a 65-bit carry chain) ends in a register of its own (timing: the two
-        # chains and their OR into one register, 8.9 ns at one seed).
-        list_below, list_above = Signal(), Signal()
-        m.d.sync += [list_empty.eq(cmd_count == 0), list_below.eq(cmd_base < win_lo),
-                     list_above.eq(cmd_end > win_hi)]
-        m.d.comb += list_outside.eq(list_below | list_above)
+        m.d.sync += [list_empty.eq(cmd_count == 0),
+                     list_outside.eq((cmd_base < win_lo) | (cmd_end > win_hi))]
         # The list ran out (every word fetched and taken, none left in the FIFO), a cycle
         # late: once true in RUN it stays so until the run ends, and it is false in RUN's first
         # cycle (timing: the fetcher's and the FIFO's state, behind the state decode, reached
@@ -1018,7 +975,8 @@ class NpuTop(wiring.Component):
                             h_bad_code.eq(Mux(head_unknown, ErrorCode.UNKNOWN_OPCODE,
                                               Mux(head_bad_len, ErrorCode.BAD_LENGTH,
                                                   ErrorCode.DRAM_RANGE))),
-                            h_bad_at_cmd.eq(head_unknown | head_bad_len),
+                            h_bad_addr.eq(Mux(head_unknown | head_bad_len, next_addr,
+                                              head.dma.dram_addr)),
                             loaded.eq(loaded + 1), next_addr.eq(next_addr + 16)]
         # Timing: SYNC / END wait on `waiting` registered (the units' busy flags, masked): in
         # WAIT no unit is given work and the fetcher is stopped (END), so busy flags only
@@ -1050,22 +1008,17 @@ class NpuTop(wiring.Component):
                     report(core, "dispatch", ErrorCode.DRAM_RANGE, cmd_base)
                 with core.Else():
                     core.d.sync += [state.eq(_State.RUN), fetching.eq(1), f_next.eq(cmd_base),
-                                    f_left.eq(cmd_count), f_sized_1.eq(0), f_sized.eq(0)]
-            with core.Case(_State.RUN):
-                # The dispatcher's own errors are reported whether or not another unit's is
-                # pending (timing: err_pend, the OR of the units' error registers, reached
-                # the dispatcher's error address enables, 8.3 ns at one seed): a pending
-                # error is latched first, so a report in its cycle is then ignored.
+                                    f_left.eq(cmd_count), f_sized.eq(0)]
+            with core.Case(_State.RUN), core.If(~err_pend):
                 with core.If(~h_valid & list_out):        # the list ran out before END
                     report(core, "dispatch", ErrorCode.BAD_LENGTH, cmd_base)
-                # A bad LOAD/STORE is reported once the DMA unit is free (its running
-                # command's errors come first), an unknown opcode at once.
-                with core.If(h_valid & h_bad & ~(h_is.dma & dma_busy)):
-                    report(core, "dispatch", h_bad_code,
-                           Mux(h_bad_at_cmd, h_addr, h.dma.dram_addr))
-                with core.If(~err_pend & h_valid):
+                with core.Elif(h_valid):
                     # h's opcode, decoded when h was loaded: one flag each (timing: the
                     # decision into the units' start registers is two LUT levels).
+                    # A bad LOAD/STORE is reported once the DMA unit is free (its running
+                    # command's errors come first), an unknown opcode at once.
+                    with core.If(h_bad & ~(h_is.dma & dma_busy)):
+                        report(core, "dispatch", h_bad_code, h_bad_addr)
                     with core.If(h_is.dma & ~dma_busy & ~h_bad):
                         core.d.comb += take.eq(1)
                         core.d.sync += [dma_busy.eq(1), d_desc_valid.eq(1)]

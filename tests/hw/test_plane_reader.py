@@ -11,13 +11,10 @@ from hw.plane_reader import PlaneReader
 LINE_BITS, ADDR_BITS = 64, 10
 
 
-def _run(runs, *, elem_bits, depth, latency, p_req_ready, p_out_ready, seed, take=None,
-         clear=False):
+def _run(runs, *, elem_bits, depth, latency, p_req_ready, p_out_ready, seed, take=None):
     """Run ``runs`` [(base, lines)] back to back; return the elements seen per run, the
     expected elements and the cycles taken. ``take`` (one count per run) stops reading a
-    run after that many elements and starts the next once no request is in flight.
-    ``clear``: before each start after the first, pulse ``clear`` and check that the reader
-    then asks for nothing and stays idle."""
+    run after that many elements and starts the next once no request is in flight."""
     dut = PlaneReader(line_bits=LINE_BITS, elem_bits=elem_bits, addr_bits=ADDR_BITS,
                       depth=depth)
     rng = random.Random(seed)
@@ -51,13 +48,6 @@ def _run(runs, *, elem_bits, depth, latency, p_req_ready, p_out_ready, seed, tak
             want = lines * n_elem if take is None else take[ri]
             while not ctx.get(dut.idle):   # the responses still due come in; none is asked
                 await cycle(False, False)
-            if clear and ri:
-                ctx.set(dut.clear, 1)
-                await cycle(False, False)
-                ctx.set(dut.clear, 0)
-                for _ in range(3 * depth):
-                    assert not ctx.get(dut.req.valid) and ctx.get(dut.idle)
-                    await cycle(True, True)
             ctx.set(dut.base, base)
             ctx.set(dut.lines, lines)
             ctx.set(dut.start, 1)
@@ -103,19 +93,6 @@ def test_start_drops_a_run_left_unread(elem_bits, p_out_ready):
     take = [n_elem + 1, 0, 4 * n_elem, 1, 5 * n_elem]
     got, expect, _ = _run(runs, elem_bits=elem_bits, depth=8, latency=4, p_req_ready=0.7,
                           p_out_ready=p_out_ready, seed=11, take=take)
-    assert got == expect
-
-
-@pytest.mark.parametrize("elem_bits", [8, 64])
-def test_clear_stops_requests_and_start_still_drops_the_rest(elem_bits):
-    # clear (the compute unit's reset) reaches only the request side: after it the reader
-    # asks for nothing, though lines and elements of the abandoned run are still buffered;
-    # the next start must drop those.
-    n_elem = LINE_BITS // elem_bits
-    runs = [(5, 40), (300, 3), (40, 30), (900, 5)]    # 40 and 30 lines: some never asked
-    take = [n_elem + 1, 1, 2 * n_elem, 5 * n_elem]
-    got, expect, _ = _run(runs, elem_bits=elem_bits, depth=8, latency=4, p_req_ready=0.7,
-                          p_out_ready=0.5, seed=12, take=take, clear=True)
     assert got == expect
 
 
