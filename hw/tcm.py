@@ -391,6 +391,11 @@ class Tcm(wiring.Component):
         return m
 
 
+def _ring_next(ptr, depth):
+    """The pointer after ``ptr`` in a ring of ``depth`` entries."""
+    return Mux(ptr == depth - 1, 0, ptr + 1)
+
+
 class TcmRequestFifo(wiring.Component):
     """A small FIFO in front of a Tcm ``dma_req`` or ``vec_req`` port, built so that the Tcm's
     arbitration loop (head -> grant -> the next head) stays among a few flip-flops.
@@ -479,7 +484,7 @@ class TcmRequestFifo(wiring.Component):
             w_req.addr.eq(produce), w_req.data.eq(self.i.payload), w_req.en.eq(push),
         ]
         with m.If(push):
-            m.d.sync += produce.eq(Mux(produce == depth - 1, 0, produce + 1))
+            m.d.sync += produce.eq(_ring_next(produce, depth))
 
         m.submodules.head = head = StreamSkid(tag_layout)
         send = head.i.valid & head.i.ready
@@ -494,7 +499,7 @@ class TcmRequestFifo(wiring.Component):
                 r_tag.addr.eq(tag_ptr), head.i.payload.eq(r_tag.data),
             ]
         with m.If(send):
-            m.d.sync += tag_ptr.eq(Mux(tag_ptr == depth - 1, 0, tag_ptr + 1))
+            m.d.sync += tag_ptr.eq(_ring_next(tag_ptr, depth))
         m.d.sync += unsent.eq(unsent + push - send)
 
         grant = self.o.valid & self.o.ready
@@ -505,7 +510,7 @@ class TcmRequestFifo(wiring.Component):
             if bank_bits:
                 m.d.comb += self.o.payload.addr[:bank_bits].eq(head.o.payload.bank)
         with m.If(grant):
-            m.d.sync += data_ptr.eq(Mux(data_ptr == depth - 1, 0, data_ptr + 1))
+            m.d.sync += data_ptr.eq(_ring_next(data_ptr, depth))
         used_next = used + push - retire
         m.d.sync += [retire.eq(grant), used.eq(used_next), self.busy.eq(used_next != 0)]
         return m
