@@ -179,8 +179,8 @@ def _apply_floorplan(netlist: Path, top: str) -> int:
 
 def synth_block(name: str, config: NpuConfig | None = None, *, pnr: bool = False,
                 speed: int = 6, device: str = "25k", workdir: Path | None = None,
-                registered: bool = False, seed: int = 1, paths: int = 0,
-                floorplan: bool | None = None) -> dict:
+                registered: bool = False, seeds: tuple[int, ...] = (1,), paths: int = 0,
+                floorplan: bool | None = None, jobs: int = 1) -> dict:
     """Emit block ``name`` (or :data:`TOP_NAME` for ``hw.NpuTop``), run ``synth_ecp5`` (and
     nextpnr if ``pnr``); return the counts (and, with ``pnr``, ``fmax_mhz`` of ``clk``,
     ``fmax_by_clock`` and the critical path's ``crit_from``/``crit_to``/``crit_ns``).
@@ -188,7 +188,12 @@ def synth_block(name: str, config: NpuConfig | None = None, *, pnr: bool = False
     ``registered`` wraps the design in port registers (counted in TRELLIS_FF) so that a
     combinational block gets a register-to-register Fmax. ``workdir`` keeps the Verilog, the
     netlist, ``nextpnr.log`` and the routed design's ``<name>.sdf`` (default: a temporary
-    directory). ``seed`` is nextpnr's placement seed. With ``paths`` > 0 the result also has
+    directory). ``seeds`` are nextpnr's placement seeds: the result is the first one's; with
+    more than one, the same netlist is also placed and routed at the others (in
+    ``seed<N>/`` under the working directory, up to ``jobs`` nextpnr runs at once) and the
+    result adds ``fmax_by_seed`` (seed -> MHz), ``fmax_mhz_min`` and ``fmax_mhz_mean``, since
+    placement alone moves a large design's Fmax by several percent. With ``paths`` > 0 the
+    result also has
     ``worst_paths``: that many distinct worst paths at 125 MHz by :mod:`hw.sta` (slack, delay,
     start, end), written in full to ``paths.txt`` in the working directory.
 
@@ -218,7 +223,7 @@ def synth_block(name: str, config: NpuConfig | None = None, *, pnr: bool = False
         if pnr:
             if floorplan:
                 _apply_floorplan(workdir / f"{name}.json", name)
-            result.update(_nextpnr(workdir, name, speed, device, seed))
+            result.update(_nextpnr_seeds(workdir, name, speed, device, seeds, jobs))
             if paths:
                 result["worst_paths"] = _worst_paths(workdir / f"{name}.sdf", paths,
                                                      workdir / "paths.txt")
@@ -265,6 +270,31 @@ def _worst_paths(sdf: Path, n: int, text_out: Path) -> list[dict]:
                         + "\n")
     return [{"slack_ns": round(p["slack_ns"], 3), "delay_ns": round(p["delay_ns"], 3),
              "start": p["start"], "end": p["end"]} for p in found]
+
+
+def _nextpnr_seeds(workdir: Path, name: str, speed: int, device: str, seeds: tuple[int, ...],
+                   jobs: int) -> dict:
+    """:func:`_nextpnr` at each seed, the first in ``workdir``, the others in ``seed<N>/``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct and at least one, not {seeds!r}")
+    dirs = [workdir]
+    for seed in seeds[1:]:
+        dirs.append(workdir / f"seed{seed}")
+        dirs[-1].mkdir(exist_ok=True)
+        shutil.copyfile(workdir / f"{name}.json", dirs[-1] / f"{name}.json")
+    # Each nextpnr is one process on one core: the seeds run side by side.
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        runs = list(pool.map(lambda d, s: _nextpnr(d, name, speed, device, s), dirs, seeds))
+    out = runs[0]
+    if len(seeds) > 1:
+        by_seed = {str(s): r["fmax_mhz"] for s, r in zip(seeds, runs)}
+        out["fmax_by_seed"] = by_seed
+        if all(f is not None for f in by_seed.values()):
+            out["fmax_mhz_min"] = min(by_seed.values())
+            out["fmax_mhz_mean"] = round(sum(by_seed.values()) / len(by_seed), 2)
+    return out
 
 
 def _nextpnr(workdir: Path, name: str, speed: int, device: str, seed: int = 1) -> dict:
@@ -342,6 +372,22 @@ def write_report(path: Path, results: dict, *, speed: int, device: str) -> dict:
     return report
 
 
+def _seed_list(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be seeds separated by commas, not {text!r}")
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"must be distinct seeds, not {text!r}")
+    return seeds
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
 def main(argv=None) -> int:
     import time
 
@@ -366,8 +412,12 @@ def main(argv=None) -> int:
     parser.add_argument("--device", choices=("25k", "45k", "85k"), default=None,
                         help="ECP5 LFE5U device for --pnr (default 25k; 85k with --top and "
                              "--suite)")
-    parser.add_argument("--seed", type=int, default=1,
-                        help="nextpnr placement seed (default 1, the report's)")
+    parser.add_argument("--seed", type=_seed_list, default=(1,), metavar="S[,S...]",
+                        help="nextpnr placement seed, or seeds: the first is the result's, "
+                             "the others add fmax_by_seed, fmax_mhz_min and fmax_mhz_mean "
+                             "(default 1, the report's)")
+    parser.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
+                        help="nextpnr runs at once when there are several seeds (default 1)")
     parser.add_argument("--no-floorplan", dest="floorplan", action="store_false",
                         default=None, help="let nextpnr place the TCM's block RAMs (default: "
                         "the NPU's are floorplanned, see tcm_floorplan)")
@@ -401,8 +451,8 @@ def main(argv=None) -> int:
         t0 = time.time()
         try:
             r = synth_block(name, cfg, pnr=pnr, speed=args.speed, device=device,
-                            workdir=workdir, registered=registered, seed=args.seed,
-                            paths=args.paths, floorplan=args.floorplan)
+                            workdir=workdir, registered=registered, seeds=args.seed,
+                            paths=args.paths, floorplan=args.floorplan, jobs=args.jobs)
         except (subprocess.CalledProcessError, RuntimeError, ImportError) as exc:
             detail = getattr(exc, "stderr", "") or str(exc)
             print(f"error: {key}: {detail[-1500:]}", file=sys.stderr)
@@ -413,8 +463,8 @@ def main(argv=None) -> int:
         r["seconds"] = round(time.time() - t0, 1)
         if registered:
             r["registered"] = True
-        if pnr and args.seed != 1:
-            r["seed"] = args.seed
+        if pnr and args.seed[0] != 1:
+            r["seed"] = args.seed[0]
         if overrides:
             r["config"] = overrides
         results[key] = r

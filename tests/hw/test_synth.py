@@ -76,6 +76,36 @@ def test_synth_script_on_the_multiplier(tmp_path, form):
     assert r["floorplan_cells"] == 0              # blocks are not floorplanned
 
 
+def test_several_seeds_place_the_same_netlist_at_each_and_report_them(tmp_path):
+    # Seeds 3 and 1 of the registered multiplier, side by side: the result is seed 3's, and
+    # seed 1's run (its own log under seed1/) reports what a single seed-1 run reports.
+    out, work = tmp_path / "r.json", tmp_path / "work"
+    assert synth.main(["--block", "e2m1_multiplier", "--registered", "--pnr", "--seed", "3,1",
+                       "--jobs", "2", "--json", str(out), "--workdir", str(work)]) == 0
+    r = json.loads(out.read_text())
+    assert r["seed"] == 3 and set(r["fmax_by_seed"]) == {"3", "1"}
+    assert r["fmax_by_seed"]["3"] == r["fmax_mhz"]
+    seed1_log = (work / "e2m1_multiplier" / "seed1" / "nextpnr.log").read_text()
+    assert r["fmax_by_seed"]["1"] == synth.parse_fmax(seed1_log)["clk"]
+    single = synth.synth_block("e2m1_multiplier", registered=True, pnr=True)
+    assert single["fmax_mhz"] == r["fmax_by_seed"]["1"]
+    assert r["fmax_mhz_min"] == min(r["fmax_by_seed"].values())
+    assert r["fmax_mhz_mean"] == round(sum(r["fmax_by_seed"].values()) / 2, 2)
+
+
+@pytest.mark.parametrize("bad", ["1,1", "1,x", ""])
+def test_seed_list_must_be_distinct_whole_numbers(bad, capsys):
+    with pytest.raises(SystemExit):
+        synth.main(["--block", "e2m1_multiplier", "--pnr", "--seed", bad])
+    assert "--seed: must be" in capsys.readouterr().err
+
+
+def test_jobs_must_be_at_least_one(capsys):
+    with pytest.raises(SystemExit):
+        synth.main(["--block", "e2m1_multiplier", "--pnr", "--seed", "1,2", "--jobs", "0"])
+    assert "--jobs: must be a whole number of at least 1, not '0'" in capsys.readouterr().err
+
+
 def test_suite_covers_every_block_both_multipliers_and_two_tops():
     keys = [k for k, *_ in synth.suite()]
     assert set(synth.BLOCKS) <= set(keys)
