@@ -35,7 +35,7 @@ verilog: $(STAMP)
 # (about 45 min on 2 cores) -> docs/results/synth.json and the README synthesis table.
 # One design: make synth ARGS="--only lutnpu_top".
 synth: $(STAMP)
-	$(PY) -m hw.synth --suite --report docs/results/synth.json $(ARGS)
+	$(PY) -m hw.synth --suite --jobs $(JOBS) --report docs/results/synth.json $(ARGS)
 	$(PY) -m bench.readme
 
 waves: $(STAMP)

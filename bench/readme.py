@@ -86,8 +86,14 @@ def synth_table(report: dict) -> str:
             label += f" (note {len(notes)})"
         cells = " | ".join(str(r.get(c, "-")) for c in SYNTH_CELLS)
         fmax = r.get("fmax_mhz")
+        fmax_text = "-" if fmax is None else str(fmax)
+        if r.get("fmax_by_seed"):
+            # Several seeds on one netlist: each seed's figure, their minimum and mean.
+            seeds = " / ".join(f"{v}" for v in r["fmax_by_seed"].values())
+            fmax_text += (f" (seeds {', '.join(r['fmax_by_seed'])}: {seeds}; "
+                          f"min {r.get('fmax_mhz_min', '-')}, mean {r.get('fmax_mhz_mean', '-')})")
         crit = r.get("crit_ns")
-        lines.append(f"| {label} | {cells} | {fmax if fmax is not None else '-'} | "
+        lines.append(f"| {label} | {cells} | {fmax_text} | "
                      f"{crit if crit is not None else '-'} |")
     if notes:
         lines += ["", "Notes:", "", *notes]

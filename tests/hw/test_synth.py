@@ -106,6 +106,25 @@ def test_jobs_must_be_at_least_one(capsys):
     assert "--jobs: must be a whole number of at least 1, not '0'" in capsys.readouterr().err
 
 
+def test_suite_places_the_default_top_at_three_seeds_unless_told(monkeypatch):
+    # Which seeds each design of the suite gets (synth_block replaced: no tools run).
+    asked = {}
+
+    def fake(name, config, **kw):
+        asked[(name, config.lanes)] = kw["seeds"]
+        return {c: 0 for c in synth.REPORTED_CELLS} | {"cells": 0, "fmax_mhz": 100.0}
+
+    monkeypatch.setattr(synth, "synth_block", fake)
+    keys = ["--only", "fp32_adder", "--only", synth.TOP_NAME, "--only", "lutnpu_top[lanes=16]"]
+    assert synth.main(["--suite", *keys]) == 0
+    default_lanes = synth.NpuConfig().lanes
+    assert asked == {("fp32_adder", default_lanes): (1,),
+                     (synth.TOP_NAME, default_lanes): synth.TOP_SEEDS,
+                     (synth.TOP_NAME, 16): (1,)}
+    assert synth.main(["--suite", *keys, "--seed", "2"]) == 0
+    assert set(asked.values()) == {(2,)}
+
+
 def test_suite_covers_every_block_both_multipliers_and_two_tops():
     keys = [k for k, *_ in synth.suite()]
     assert set(synth.BLOCKS) <= set(keys)
