@@ -32,7 +32,8 @@ verilog: $(STAMP)
 	$(PY) -m hw verilog --top -o build/verilog/lutnpu_top.v $(ARGS)
 
 # Every block, the arithmetic E2M1 multiplier, NpuTop default and 16 lanes on LFE5U-85F -6
-# (about 45 min on 2 cores) -> docs/results/synth.json and the README synthesis table.
+# (the default NpuTop at seeds 1, 2, 3, $(JOBS) nextpnr at once; 60-90 min on 2 cores)
+# -> docs/results/synth.json and the README synthesis table.
 # One design: make synth ARGS="--only lutnpu_top".
 synth: $(STAMP)
 	$(PY) -m hw.synth --suite --jobs $(JOBS) --report docs/results/synth.json $(ARGS)
