@@ -159,7 +159,10 @@ class Dma(wiring.Component):
 
         err = Signal(DmaError)
         stop = Signal()  # an error response arrived: issue nothing more, write nothing more
-        fault = Signal(abits)
+        # Read only while err != NONE, and loaded with it: not reset, and not cleared as a
+        # descriptor is taken (timing: the state decode and the error sites met in front of
+        # its 64 inputs, 8.1-8.6 ns at three seeds).
+        fault = Signal(abits, reset_less=True)
         tcm_last = Signal(24 + 16 + 2, reset_less=True)
         dram_last = Signal(abits + 16 + 2, reset_less=True)
         pp_dram = [Signal(32, name=f"pp_dram{k}", reset_less=True)
@@ -179,6 +182,8 @@ class Dma(wiring.Component):
         mul_dram_stride = Signal(abits, reset_less=True)
         mul_tcm_stride = Signal(24, reset_less=True)
         bad_zero, bad_align, bad_tcm, bad_window = Signal(), Signal(), Signal(), Signal()
+        bad_any = Signal()
+        fault_at_tcm = Signal()  # the first failing check is the TCM range: report tcm_addr
 
         # --- address walker (AR or AW): one burst per step --------------------------------
         a_addr = Signal(abits, reset_less=True)
@@ -381,8 +386,7 @@ class Dma(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += self.desc.ready.eq(1)
                 with m.If(self.desc.valid):
-                    m.d.sync += [d.eq(self.desc.payload), err.eq(DmaError.NONE), fault.eq(0),
-                                 stop.eq(0)]
+                    m.d.sync += [d.eq(self.desc.payload), err.eq(DmaError.NONE), stop.eq(0)]
                     m.next = "CHECK"
             # The range check takes five registered steps (timing: a 16 x A-bit multiply and a
             # long add in one cycle limited Fmax to ~63 MHz, the wide compares in the error
@@ -440,18 +444,20 @@ class Dma(wiring.Component):
                 m.next = "DECIDE"
             with m.State("DECIDE"):
                 m.d.comb += self.busy.eq(1)
+                # The failing check's address, chosen from flip-flops before its load.
+                m.d.comb += [bad_any.eq(bad_zero | bad_align | bad_tcm | bad_window),
+                             fault_at_tcm.eq(~bad_zero & ~bad_align & bad_tcm)]
+                with m.If(bad_any):
+                    m.d.sync += fault.eq(Mux(fault_at_tcm, d.tcm_addr, d.dram_addr))
+                    m.next = "DONE"
                 with m.If(bad_zero):
-                    m.d.sync += [err.eq(DmaError.ZERO_LENGTH), fault.eq(d.dram_addr)]
-                    m.next = "DONE"
+                    m.d.sync += err.eq(DmaError.ZERO_LENGTH)
                 with m.Elif(bad_align):
-                    m.d.sync += [err.eq(DmaError.MISALIGNED), fault.eq(d.dram_addr)]
-                    m.next = "DONE"
+                    m.d.sync += err.eq(DmaError.MISALIGNED)
                 with m.Elif(bad_tcm):
-                    m.d.sync += [err.eq(DmaError.TCM_RANGE), fault.eq(d.tcm_addr)]
-                    m.next = "DONE"
+                    m.d.sync += err.eq(DmaError.TCM_RANGE)
                 with m.Elif(bad_window):
-                    m.d.sync += [err.eq(DmaError.DRAM_WINDOW), fault.eq(d.dram_addr)]
-                    m.next = "DONE"
+                    m.d.sync += err.eq(DmaError.DRAM_WINDOW)
                 with m.Else():
                     m.d.sync += [running.eq(1), rd_mode.eq(~is_write), wr_mode.eq(is_write)]
                     m.next = "RUN"

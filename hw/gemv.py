@@ -15,6 +15,7 @@ from amaranth.lib.wiring import In, Out
 
 from .block_acc import BlockAccumulator, PartialSum
 from .config import NpuConfig
+from .skid import StreamSkid
 from .sparse_mac import ACT_LAYOUT, PATTERN_POSITIONS, WEIGHT_LAYOUT, SparseMacPair
 
 __all__ = ["GemvEngine", "GemvJob", "gemv_fault_layout", "gemv_step_layout"]
@@ -68,11 +69,13 @@ class GemvEngine(wiring.Component):
     must have ``row_tiles == 1``.
 
     Throughput: one step per cycle while ``step`` is valid and ``y`` is not back-pressured.
-    The lanes never stall the engine within a cycle: ``step.ready`` comes from registers
-    only (a credit check on the lane FIFOs' levels), so no accumulator's ``ready`` is
-    combined over the lanes. Latency from the last step of a row tile to its ``y``:
-    :attr:`latency` = 6 (input, selection, product and sum registers, lane FIFO and its
-    skid buffer) + the accumulator's latency.
+    ``step`` enters through a register slice (:class:`~hw.skid.StreamSkid`), so its
+    ``ready`` is a flip-flop; a step is *taken* (``mac_active``) from the slice. The lanes
+    never stall the engine within a cycle: the take decision comes from registers only (a
+    credit check on the lane FIFOs' levels), so no accumulator's ``ready`` is combined over
+    the lanes. Latency from the last step of a row tile to its ``y``: :attr:`latency` = 7
+    (slice, input, selection, product and sum registers, lane FIFO and its skid buffer) +
+    the accumulator's latency.
 
     Parameters
     ----------
@@ -96,8 +99,8 @@ class GemvEngine(wiring.Component):
     error : Out(1)
         Sticky: an invalid 2:4 pattern code (6, 7) arrived (raised two cycles after that
         step was taken, from the input register; no step is taken in between). The engine
-        then takes no more steps; only row tiles whose last step came before the fault still
-        leave on ``y``.
+        then takes no more steps (the slice may still accept up to two, which it holds);
+        only row tiles whose last step came before the fault still leave on ``y``.
         Reset it (ResetInserter) to continue.
     fault : Out(gemv_fault_layout(config))
         Position of that pattern code.
@@ -129,10 +132,10 @@ class GemvEngine(wiring.Component):
 
     @property
     def latency(self) -> int:
-        """Cycles from the last step of a row tile to its ``y`` beat when nothing stalls:
-        4 (input, selection, product and sum registers) + 2 (lane FIFO and its skid buffer)
-        + the accumulator's latency."""
-        return 4 + 2 + self._acc_latency
+        """Cycles from the last step of a row tile (accepted on ``step``) to its ``y`` beat
+        when nothing stalls: 5 (input slice, input, selection, product and sum registers) +
+        2 (lane FIFO and its skid buffer) + the accumulator's latency."""
+        return 5 + 2 + self._acc_latency
 
     def elaborate(self, platform):
         m = Module()
@@ -218,28 +221,40 @@ class GemvEngine(wiring.Component):
         # stall was the engine's critical path). At full rate a level stays at 1.
         room_next = _all([f.level <= _LANE_FIFO_DEPTH - 6 for f in fifos])
 
-        p = self.step.payload
+        # The step slice: it holds, beside each step, whether any of its pattern codes is
+        # invalid (6, 7), so that the take decision reads that from one flip-flop (timing:
+        # the eight lanes' pattern checks were on the loop can_take -> fire -> can_take, the
+        # NPU's longest path at two seeds). Dense steps ignore it (their pattern is not data).
+        slice_layout = data.StructLayout({"step": gemv_step_layout(cfg), "codes_bad": 1})
+        m.submodules.step_slice = step_slice = StreamSkid(slice_layout)
+        m.d.comb += [
+            step_slice.i.valid.eq(self.step.valid),
+            self.step.ready.eq(step_slice.i.ready),
+            step_slice.i.payload.step.eq(self.step.payload),
+            step_slice.i.payload.codes_bad.eq(
+                _any([self.step.payload.pattern[i] >= len(PATTERN_POSITIONS)
+                      for i in range(lanes)])),
+        ]
+        p = step_slice.o.payload.step
         # can_take = active & ~error & ~halt & room (room: room_next a cycle ago) is a
         # flip-flop, loaded from the next values of active, error and halt, so `fire` is one
         # LUT of two flip-flops (timing: active -> error -> room -> fire -> the counters and
         # last_* flags was the engine's longest path).
         can_take = Signal()
-        m.d.comb += self.step.ready.eq(can_take)
+        m.d.comb += step_slice.o.ready.eq(can_take)
         fire = Signal()
-        m.d.comb += [fire.eq(self.step.valid & can_take), self.mac_active.eq(fire),
-                     self.stall_operand.eq(active & ~self.error & ~self.step.valid)]
+        m.d.comb += [fire.eq(step_slice.o.valid & can_take), self.mac_active.eq(fire),
+                     self.stall_operand.eq(active & ~self.error & ~step_slice.o.valid)]
 
-        # Dense steps use pattern 0 (their pattern field is not data). An invalid code is
-        # flagged before the register so that the step after it is never taken.
-        bad = Signal(lanes)
-        m.d.comb += bad.eq(Cat(job.sparse & (p.pattern[i] >= len(PATTERN_POSITIONS))
-                               for i in range(lanes)))
+        # An invalid code is flagged as its step is taken, so that the step after it is
+        # never taken.
+        bad = job.sparse & step_slice.o.payload.codes_bad
         ends_job = fire & last_step & last_blk & last_rt
         active_next = Mux(starting, 1, active & ~ends_job)
         error_next = self.error | (in_valid & in_bad)
-        halt_next = fire & bad.any()
+        halt_next = fire & bad
         m.d.sync += can_take.eq(active_next & ~error_next & ~halt_next & room_next)
-        m.d.sync += [in_valid.eq(fire), in_bad.eq(bad.any()), halt.eq(halt_next),
+        m.d.sync += [in_valid.eq(fire), in_bad.eq(bad), halt.eq(halt_next),
                      in_rt.eq(rt),
                      in_gstep.eq(gstep), in_block_last.eq(last_step),
                      in_row_last.eq(last_step & last_blk & job.last), in_step.eq(p)]
@@ -333,4 +348,11 @@ def _all(sigs):
     v = sigs[0]
     for s in sigs[1:]:
         v = v & s
+    return v
+
+
+def _any(sigs):
+    v = sigs[0]
+    for s in sigs[1:]:
+        v = v | s
     return v

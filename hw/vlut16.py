@@ -241,6 +241,20 @@ class VLutEngine(wiring.Component):
                      self.tcm_req.payload.write.eq(req_write),
                      self.tcm_req.payload.data.eq(req_data), self.tcm_resp.ready.eq(resp_ready)]
 
+        # Table writes reach the VLut16 a cycle late, from registers (timing: the state
+        # decode and the index's decode met in the 256 entry flip-flops' enables, 8.1-8.5 ns
+        # at three seeds). The first lookup comes at least three cycles after the last write.
+        tw_valid = Signal()
+        tw_valid_q = Signal()
+        tw_q = Signal.like(lut.table_wr.payload, reset_less=True)
+        m.d.sync += [tw_valid_q.eq(tw_valid), tw_q.index.eq(cnt * per_dst + outs),
+                     tw_q.value.eq(word[:16])]
+        m.d.comb += [lut.table_wr.valid.eq(tw_valid_q), lut.table_wr.payload.eq(tw_q)]
+        # The last chunk, a register of chunks (read in DST_REQ only, many cycles after
+        # chunks last moved; timing: the 24-bit compare was in the FSM's enables).
+        chunks_one = Signal()
+        m.d.sync += chunks_one.eq(chunks == 1)
+
         def request(*, write=0):
             """Go to the state after this one with a request on tcm_req. Its address (and a
             write's data) are loaded in this state without a condition where they are known
@@ -301,9 +315,7 @@ class VLutEngine(wiring.Component):
                     m.d.sync += [word.eq(self.tcm_resp.payload), outs.eq(0), resp_ready.eq(0)]
                     m.next = "TABLE_WRITE"
             with m.State("TABLE_WRITE"):
-                m.d.comb += [self.busy.eq(1), lut.table_wr.valid.eq(1),
-                             lut.table_wr.payload.index.eq(cnt * per_dst + outs),
-                             lut.table_wr.payload.value.eq(word[:16])]
+                m.d.comb += [self.busy.eq(1), tw_valid.eq(1)]
                 m.d.sync += [word.eq(word >> 16), outs.eq(outs + 1),
                              req_addr.eq(Mux(cnt == table_words - 1, src, tab))]
                 with m.If(outs == per_dst - 1):
@@ -356,17 +368,20 @@ class VLutEngine(wiring.Component):
                 m.d.comb += self.busy.eq(1)
                 with m.If(self.tcm_req.ready):
                     sent()
-                    m.d.sync += [dst.eq(dst + 1), cnt.eq(cnt + 1)]
+                    # The next word's address and data load whatever cnt is (timing: cnt's
+                    # compare was in their enables); after the last word they are not read,
+                    # or the address is overridden below.
+                    m.d.sync += [dst.eq(dst + 1), cnt.eq(cnt + 1), req_addr.eq(dst + 1),
+                                 req_data.eq(rb_words[(cnt + 1)[:len(cnt)]])]
                     with m.If(cnt == dst_words - 1):
                         m.d.sync += [cnt.eq(0), chunks.eq(chunks - 1)]
-                        with m.If(chunks == 1):
+                        with m.If(chunks_one):
                             m.next = "DONE"
                         with m.Else():
                             m.d.sync += req_addr.eq(src)
                             request()
                             m.next = "SRC_REQ"
                     with m.Else():
-                        m.d.sync += [req_addr.eq(dst + 1), req_data.eq(rb_words[cnt + 1])]
                         request(write=1)
             with m.State("DONE"):
                 m.d.comb += [self.busy.eq(1), self.done.valid.eq(1)]
