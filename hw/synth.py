@@ -5,6 +5,7 @@ Usage::
 
     python -m hw.synth --block fp32_adder [--json FILE] [--pnr] [NpuConfig options]
     python -m hw.synth --top --pnr       # the whole NPU (hw.NpuTop)
+    python -m hw.synth --top --pnr --seed 1,2,3 --jobs 2   # one netlist at three seeds
     python -m hw.synth                   # every registered block, one table
 
 Reports, per block: LUT4, CCU2C (carry chains), TRELLIS_FF, DP16KD (block RAM), MULT18X18D
