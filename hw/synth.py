@@ -30,7 +30,7 @@ from pathlib import Path
 from .__main__ import BLOCKS, _add_config_options, config_from_args, emit_block
 from .config import NpuConfig
 
-__all__ = ["EXTRA", "LARGE_TOP", "REPORTED_CELLS", "TOP_NAME", "TOP_SEEDS", "ebr_sites_85k",
+__all__ = ["EXTRA", "LARGE_TOP", "REPORTED_CELLS", "TOP_NAME", "TOP_NEXTPNR_OPTIONS", "TOP_SEEDS", "ebr_sites_85k",
            "parse_critical_path", "parse_fmax", "parse_stat_json", "suite", "synth_block",
            "tcm_floorplan", "write_report"]
 
@@ -224,7 +224,10 @@ def synth_block(name: str, config: NpuConfig | None = None, *, pnr: bool = False
         if pnr:
             if floorplan:
                 _apply_floorplan(workdir / f"{name}.json", name)
-            result.update(_nextpnr_seeds(workdir, name, speed, device, seeds, jobs))
+            options = TOP_NEXTPNR_OPTIONS if name == TOP_NAME else ()
+            result.update(_nextpnr_seeds(workdir, name, speed, device, seeds, jobs, options))
+            if options:
+                result["nextpnr_options"] = " ".join(options)
             if paths:
                 result["worst_paths"] = _worst_paths(workdir / f"{name}.sdf", paths,
                                                      workdir / "paths.txt")
@@ -274,7 +277,7 @@ def _worst_paths(sdf: Path, n: int, text_out: Path) -> list[dict]:
 
 
 def _nextpnr_seeds(workdir: Path, name: str, speed: int, device: str, seeds: tuple[int, ...],
-                   jobs: int) -> dict:
+                   jobs: int, options: tuple[str, ...] = ()) -> dict:
     """:func:`_nextpnr` at each seed, the first in ``workdir``, the others in ``seed<N>/``."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -287,7 +290,8 @@ def _nextpnr_seeds(workdir: Path, name: str, speed: int, device: str, seeds: tup
         shutil.copyfile(workdir / f"{name}.json", dirs[-1] / f"{name}.json")
     # Each nextpnr is one process on one core: the seeds run side by side.
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        runs = list(pool.map(lambda d, s: _nextpnr(d, name, speed, device, s), dirs, seeds))
+        runs = list(pool.map(lambda d, s: _nextpnr(d, name, speed, device, s, options),
+                             dirs, seeds))
     out = runs[0]
     if len(seeds) > 1:
         by_seed = {str(s): r["fmax_mhz"] for s, r in zip(seeds, runs)}
@@ -298,7 +302,8 @@ def _nextpnr_seeds(workdir: Path, name: str, speed: int, device: str, seeds: tup
     return out
 
 
-def _nextpnr(workdir: Path, name: str, speed: int, device: str, seed: int = 1) -> dict:
+def _nextpnr(workdir: Path, name: str, speed: int, device: str, seed: int = 1,
+             options: tuple[str, ...] = ()) -> dict:
     # Out of context: the block's ports are not pins, so only register-to-register paths count.
     # nextpnr writes its log as it goes (--log), so a long run can be followed with tail -f.
     log_path = workdir / "nextpnr.log"
@@ -308,7 +313,7 @@ def _nextpnr(workdir: Path, name: str, speed: int, device: str, seed: int = 1) -
          "CABGA256" if device == "25k" else "CABGA381", "--speed", str(speed),
          "--json", f"{name}.json", "--freq", str(TARGET_MHZ), "--timing-allow-fail",
          "--seed", str(seed), "--out-of-context", "--log", "nextpnr.log",
-         "--sdf", f"{name}.sdf"],
+         "--sdf", f"{name}.sdf", *options],
         cwd=workdir, capture_output=True, text=True, check=False)
     log = log_path.read_text() if log_path.exists() else proc.stdout + proc.stderr
     if proc.returncode != 0:
@@ -326,6 +331,12 @@ def _nextpnr(workdir: Path, name: str, speed: int, device: str, seed: int = 1) -
 #: first one's; the others give ``fmax_by_seed``, ``fmax_mhz_min`` and ``fmax_mhz_mean``):
 #: placement alone moves it by up to ~20 %, more than most single changes.
 TOP_SEEDS = (1, 2, 3)
+
+#: nextpnr options of the NpuTop's place and route (both configurations), beside the TCM
+#: floorplan: HeAP's anchoring weight alpha 0.05 instead of 0.1 gave 119.70 / 117.21 MHz at
+#: seeds 1 / 2 against 112.64 / 114.18 (docs/synthesis.md, tenth round); the blocks keep the
+#: defaults.
+TOP_NEXTPNR_OPTIONS = ("--placer-heap-alpha", "0.05")
 
 #: The larger NpuTop configuration of the report (more lanes), beside the default one.
 LARGE_TOP = {"lanes": 16}
@@ -364,8 +375,9 @@ def write_report(path: Path, results: dict, *, speed: int, device: str) -> dict:
         "mode": "out of context (nextpnr --out-of-context): ports are not pins; "
                 "register-to-register paths only; combinational blocks wrapped in port "
                 "registers (registered: true)",
-        "nextpnr": "--freq 125 --seed 1 --timing-allow-fail (the default NpuTop also at "
-                   f"seeds {', '.join(map(str, TOP_SEEDS[1:]))}: fmax_by_seed)",
+        "nextpnr": "--freq 125 --seed 1 --timing-allow-fail; NpuTop also "
+                   f"{' '.join(TOP_NEXTPNR_OPTIONS)} (nextpnr_options), and the default one "
+                   f"at seeds {', '.join(map(str, TOP_SEEDS[1:]))} too (fmax_by_seed)",
         "floorplan": "NpuTop: the TCM's block RAMs placed by hw.synth.tcm_floorplan (bank b in "
                      "EBR row b % 4, centred); blocks: none",
         "tools": _tool_versions(),
