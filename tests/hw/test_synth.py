@@ -74,6 +74,7 @@ def test_synth_script_on_the_multiplier(tmp_path, form):
     assert "npu_top_fmax_mhz" not in merged      # only the NpuTop sets it
     assert merged["flow"]["device"] == "LFE5U-25F-6 CABGA256"
     assert r["floorplan_cells"] == 0              # blocks are not floorplanned
+    assert "nextpnr_options" not in r             # nor placed with the NpuTop's options
 
 
 def test_several_seeds_place_the_same_netlist_at_each_and_report_them(tmp_path):
@@ -91,6 +92,21 @@ def test_several_seeds_place_the_same_netlist_at_each_and_report_them(tmp_path):
     assert single["fmax_mhz"] == r["fmax_by_seed"]["1"]
     assert r["fmax_mhz_min"] == min(r["fmax_by_seed"].values())
     assert r["fmax_mhz_mean"] == round(sum(r["fmax_by_seed"].values()) / 2, 2)
+
+
+def test_every_seed_gets_the_same_nextpnr_options(tmp_path, monkeypatch):
+    (tmp_path / "x.json").write_text("{}")
+    calls = []
+
+    def fake(workdir, name, speed, device, seed, options):
+        calls.append((workdir, seed, options))
+        return {"fmax_mhz": 100.0 + seed}
+
+    monkeypatch.setattr(synth, "_nextpnr", fake)
+    r = synth._nextpnr_seeds(tmp_path, "x", 6, "85k", (2, 5), 1, synth.TOP_NEXTPNR_OPTIONS)
+    assert calls == [(tmp_path, 2, synth.TOP_NEXTPNR_OPTIONS),
+                     (tmp_path / "seed5", 5, synth.TOP_NEXTPNR_OPTIONS)]
+    assert r["fmax_by_seed"] == {"2": 102.0, "5": 105.0} and r["fmax_mhz_min"] == 102.0
 
 
 @pytest.mark.parametrize("bad", ["1,1", "1,x", ""])
