@@ -30,9 +30,9 @@ from pathlib import Path
 from .__main__ import BLOCKS, _add_config_options, config_from_args, emit_block
 from .config import NpuConfig
 
-__all__ = ["EXTRA", "LARGE_TOP", "REPORTED_CELLS", "TOP_NAME", "TOP_NEXTPNR_OPTIONS", "TOP_SEEDS", "ebr_sites_85k",
-           "parse_critical_path", "parse_fmax", "parse_stat_json", "suite", "synth_block",
-           "tcm_floorplan", "write_report"]
+__all__ = ["EXTRA", "LARGE_TOP", "REPORTED_CELLS", "TOP_NAME", "TOP_NEXTPNR_OPTIONS", "TOP_SEEDS",
+           "ebr_sites_85k", "parse_critical_path", "parse_fmax", "parse_stat_json", "suite",
+           "synth_block", "tcm_floorplan", "write_report"]
 
 #: Name under which ``--top`` synthesises ``hw.NpuTop``.
 TOP_NAME = "lutnpu_top"
@@ -333,9 +333,9 @@ def _nextpnr(workdir: Path, name: str, speed: int, device: str, seed: int = 1,
 TOP_SEEDS = (1, 2, 3)
 
 #: nextpnr options of the NpuTop's place and route (both configurations), beside the TCM
-#: floorplan: HeAP's anchoring weight alpha 0.05 instead of 0.1 gave 119.70 / 117.21 MHz at
-#: seeds 1 / 2 against 112.64 / 114.18 (docs/synthesis.md, tenth round); the blocks keep the
-#: defaults.
+#: floorplan: HeAP's anchoring weight alpha 0.05 instead of 0.1 gave 119.70 / 117.21 / 113.74
+#: MHz at seeds 1-3 against 112.64 / 114.18 / 104.57 (docs/synthesis.md, tenth round); the
+#: blocks keep the defaults.
 TOP_NEXTPNR_OPTIONS = ("--placer-heap-alpha", "0.05")
 
 #: The larger NpuTop configuration of the report (more lanes), beside the default one.
